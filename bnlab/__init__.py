@@ -1,0 +1,61 @@
+"""bnlab: discrete Bayesian networks whose probability tables carry their full posterior.
+
+The public API (see ``README.md``) is importable from the top level; the heavy parts
+(JAX, the MCMC backends, MLflow) are imported only when first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from bnlab.errors import BNError
+from bnlab.network import BayesNet, Structure
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; resolved on first access so `import bnlab` stays fast
+_LAZY: dict[str, str] = {
+    "read_network": "bnlab.io",
+    "write_network": "bnlab.io",
+    "load_example": "bnlab.io",
+    "list_examples": "bnlab.io",
+    "sample": "bnlab.sampling",
+    "read_parquet": "bnlab.parquet",
+    "write_parquet": "bnlab.parquet",
+    "encode": "bnlab.data",
+    "decode": "bnlab.data",
+    "family_counts": "bnlab.counts",
+    "fit": "bnlab.fit",
+    "Posterior": "bnlab.posterior",
+    "load_posterior": "bnlab.posterior",
+    "Engine": "bnlab.infer",
+    "learn_structure": "bnlab.learn",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bnlab.counts import family_counts
+    from bnlab.data import decode, encode
+    from bnlab.fit import fit
+    from bnlab.infer import Engine
+    from bnlab.io import list_examples, load_example, read_network, write_network
+    from bnlab.learn import learn_structure
+    from bnlab.parquet import read_parquet, write_parquet
+    from bnlab.posterior import Posterior, load_posterior
+    from bnlab.sampling import sample
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bnlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = ["BNError", "BayesNet", "Structure", "__version__", *_LAZY]

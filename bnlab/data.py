@@ -1,0 +1,167 @@
+"""DataFrames of categorical columns <-> integer codes (-1 = missing), with validation.
+
+A data set for a structure is a DataFrame with one column per variable; each column is a
+``pandas.Categorical`` whose categories are the variable's states in order, and NaN means
+missing. Internally bnlab works on an integer matrix of shape ``(rows, variables)`` with
+columns in ``structure.variables`` order, the smallest signed integer dtype that holds the
+largest state index, and ``-1`` for a missing cell.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from bnlab.errors import DataError
+from bnlab.network import BayesNet, Structure, as_structure
+
+MISSING = -1
+
+
+class ExtraColumnsWarning(UserWarning):
+    """Columns in the data that are not variables of the structure (they are ignored)."""
+
+
+def code_dtype(max_card: int) -> np.dtype[np.signedinteger]:
+    """Smallest signed integer dtype whose range holds states ``0..max_card-1`` and -1."""
+    for dt in (np.int8, np.int16, np.int32):
+        if max_card - 1 <= np.iinfo(dt).max:
+            return np.dtype(dt)
+    return np.dtype(np.int64)
+
+
+def _describe_rows(rows: NDArray[np.intp], index: pd.Index) -> str:
+    labels = [str(index[r]) for r in rows[:5]]
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    return ", ".join(labels) + more
+
+
+def _column_codes(column: pd.Series, variable: str, states: Sequence[str]) -> NDArray[np.int64]:
+    """Codes of one column against ordered ``states``; -1 where missing."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cats = [str(c) for c in column.cat.categories]
+        raw = column.cat.codes.to_numpy()
+        if cats == list(states):
+            return raw.astype(np.int64)
+        lookup = {s: i for i, s in enumerate(states)}
+        mapping = np.array([lookup.get(c, -2) for c in cats] + [MISSING], dtype=np.int64)
+        codes = mapping[raw]  # raw == -1 indexes the trailing MISSING entry
+        values = column.astype(object)
+    else:
+        kind = column.dtype.kind
+        if kind in "mMcV" or (kind == "O" and column.map(type).isin([dict, list]).any()):
+            raise DataError(
+                f"column {variable!r} has dtype {column.dtype}, which cannot hold the "
+                f"states {list(states)}; convert it to strings or a Categorical."
+            )
+        values = column
+        if kind == "f":
+            finite = column.dropna()
+            if not np.all(np.mod(finite.to_numpy(), 1.0) == 0):
+                raise DataError(
+                    f"column {variable!r} holds non-integer floats (e.g. "
+                    f"{finite[np.mod(finite.to_numpy(), 1.0) != 0].iloc[0]!r}) but the "
+                    f"variable is discrete with states {list(states)}; convert the column "
+                    "to strings or a Categorical of those states."
+                )
+            values = column.astype("Int64")
+        as_text = values.astype("string")
+        cat = pd.Categorical(as_text, categories=list(states))
+        codes = cat.codes.astype(np.int64)
+        codes[(codes == -1) & as_text.notna().to_numpy()] = -2
+        values = as_text
+    unknown = np.flatnonzero(codes == -2)
+    if unknown.size:
+        bad_values = sorted({str(v) for v in np.asarray(values)[unknown]})
+        raise DataError(
+            f"column {variable!r} has {unknown.size} value(s) that are not states of the "
+            f"variable: {bad_values[:10]} (rows {_describe_rows(unknown, column.index)}). "
+            f"Its states are {list(states)}; recode those values or mark them missing (NaN)."
+        )
+    return codes
+
+
+def encode(data: pd.DataFrame, structure: Structure | BayesNet) -> NDArray[np.signedinteger]:
+    """Encode a DataFrame as integer codes in ``structure.variables`` column order.
+
+    Parameters
+    ----------
+    data
+        One column per variable: Categorical (any category order), strings, or integers
+        whose text equals a state name. NaN/None means missing. Extra columns are ignored
+        with an :class:`ExtraColumnsWarning`.
+    structure
+        The structure or network whose variables and states define the codes.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(rows, variables)``, smallest signed integer dtype, ``-1`` = missing.
+
+    Raises
+    ------
+    DataError
+        A missing column, a value that is not a state (column, values, rows, count), or a
+        column of a type that cannot hold states.
+    """
+    s = as_structure(structure)
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(
+            f"expected a pandas DataFrame, got {type(data).__name__}; build one with "
+            "pandas.DataFrame or load a file with bnlab.read_parquet."
+        )
+    missing_cols = [v for v in s.variables if v not in data.columns]
+    if missing_cols:
+        raise DataError(
+            f"the data have no column for variable(s) {missing_cols}; add them (all NaN if "
+            "the variable is never observed) or use a structure without them."
+        )
+    extra = [c for c in data.columns if c not in s.states]
+    if extra:
+        warnings.warn(
+            f"ignoring {len(extra)} column(s) that are not variables of the structure: "
+            f"{[str(c) for c in extra[:10]]}",
+            ExtraColumnsWarning,
+            stacklevel=2,
+        )
+    dtype = code_dtype(max(s.cards.values()))
+    out = np.empty((len(data), len(s.variables)), dtype=dtype)
+    for j, v in enumerate(s.variables):
+        out[:, j] = _column_codes(data[v], v, s.states[v])
+    return out
+
+
+def decode(codes: NDArray[np.integer], structure: Structure | BayesNet) -> pd.DataFrame:
+    """Turn integer codes (``-1`` = missing) back into a DataFrame of Categoricals.
+
+    Raises
+    ------
+    DataError
+        If ``codes`` has the wrong number of columns or a code out of range.
+    """
+    s = as_structure(structure)
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != len(s.variables):
+        raise DataError(
+            f"codes have shape {codes.shape}; expected (rows, {len(s.variables)}) with columns "
+            "in structure.variables order."
+        )
+    columns: dict[str, pd.Categorical] = {}
+    for j, v in enumerate(s.variables):
+        col = codes[:, j]
+        if col.size and (col.min() < MISSING or col.max() >= s.cards[v]):
+            raise DataError(
+                f"codes of {v!r} must lie in [-1, {s.cards[v] - 1}], found "
+                f"[{col.min()}, {col.max()}]."
+            )
+        columns[v] = pd.Categorical.from_codes(col.astype(np.int64), categories=list(s.states[v]))
+    return pd.DataFrame(columns)
+
+
+def missing_rate(codes: NDArray[np.integer]) -> float:
+    """Share of cells that are missing."""
+    return float(np.mean(codes == MISSING)) if codes.size else 0.0
