@@ -110,7 +110,7 @@ def family_counts(
     variables: Iterable[str] | None = None,
     parents: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, FamilyCounts]:
-    """Counts of every family (or of the requested ones).
+    """Count every family (or the requested ones).
 
     Parameters
     ----------

@@ -44,12 +44,12 @@ def _column_codes(column: pd.Series, variable: str, states: Sequence[str]) -> ND
     """Codes of one column against ordered ``states``; -1 where missing."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         cats = [str(c) for c in column.cat.categories]
-        raw = column.cat.codes.to_numpy()
+        raw: NDArray[np.int64] = np.asarray(column.cat.codes.to_numpy(), dtype=np.int64)
         if cats == list(states):
-            return raw.astype(np.int64)
+            return raw
         lookup = {s: i for i, s in enumerate(states)}
         mapping = np.array([lookup.get(c, -2) for c in cats] + [MISSING], dtype=np.int64)
-        codes = mapping[raw]  # raw == -1 indexes the trailing MISSING entry
+        codes: NDArray[np.int64] = mapping[raw]  # raw == -1 indexes the trailing MISSING entry
         values = column.astype(object)
     else:
         kind = column.dtype.kind
@@ -71,7 +71,7 @@ def _column_codes(column: pd.Series, variable: str, states: Sequence[str]) -> ND
             values = column.astype("Int64")
         as_text = values.astype("string")
         cat = pd.Categorical(as_text, categories=list(states))
-        codes = cat.codes.astype(np.int64)
+        codes = np.asarray(cat.codes, dtype=np.int64)
         codes[(codes == -1) & as_text.notna().to_numpy()] = -2
         values = as_text
     unknown = np.flatnonzero(codes == -2)

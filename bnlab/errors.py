@@ -19,6 +19,9 @@ class CycleError(StructureError):
     """The parent sets form a directed cycle."""
 
     def __init__(self, cycle: list[str]) -> None:
+        if cycle:  # rotate to start at the smallest name so the message is deterministic
+            start = cycle.index(min(cycle))
+            cycle = cycle[start:] + cycle[:start]
         self.cycle = cycle
         path = " -> ".join([*cycle, cycle[0]])
         super().__init__(

@@ -212,7 +212,7 @@ class Structure:
         return tuple(self.cards[p] for p in self._parents[variable]) + (self.cards[variable],)
 
     def n_parent_configs(self, variable: str) -> int:
-        """Number of parent configurations of ``variable`` (1 for a root)."""
+        """Return the number of parent configurations of ``variable`` (1 for a root)."""
         return int(np.prod(self.family_shape(variable)[:-1], dtype=np.int64))
 
     def with_parents(self, parents: Mapping[str, Iterable[str]]) -> Structure:

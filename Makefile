@@ -1,0 +1,27 @@
+# The two set-up commands of the README: `make run` (the main job) and `make test`.
+# Both install uv if it is missing and create the environment from uv.lock.
+SHELL := /bin/bash
+UV = $(shell scripts/ensure-uv.sh)
+export MLFLOW_DISABLE_TELEMETRY := true
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: env run test test-fast lint slow bench
+
+env:
+	$(UV) sync --frozen --all-extras
+
+run: env
+	$(UV) run --frozen python -m bnlab.quickstart
+
+lint: env
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+
+test-fast: env
+	$(UV) run --frozen pytest -m "not slow" -q
+
+slow: env
+	$(UV) run --frozen pytest -m slow -q || [ $$? -eq 5 ]
+
+test: lint test-fast slow
