@@ -60,7 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"{args.network}: {net!r}")
-    print(f"sampled {args.rows:,} rows in {t1 - t0:.3f} s; fitted the BDeu posterior in {t2 - t1:.3f} s")
+    print(
+        f"sampled {args.rows:,} rows in {t1 - t0:.3f} s; "
+        f"fitted the BDeu posterior in {t2 - t1:.3f} s"
+    )
     roots = [v for v in net.variables if not net.parents[v]][:2]
     children = sorted(
         (v for v in net.variables if net.parents[v]), key=lambda v: len(net.parents[v])
@@ -75,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             .to_string(index=False, float_format=lambda x: f"{x:.4f}")
         )
     share = float(np.mean(table["covered"]))
-    print(f"\n{pct}% intervals that cover the true value: {share:.0%} of {len(table)} entries shown")
+    print(f"\n{pct}% intervals covering the true value: {share:.0%} of {len(table)} shown")
     return 0
 
 

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bnlab
+from bnlab.counts import family_counts
+from bnlab.data import encode
+from bnlab.errors import ConfigError, DataError
+from bnlab.partitioned import (
+    check_partitions,
+    chunked_family_counts,
+    connect,
+    dask_family_counts,
+    parquet_files,
+)
+
+
+@pytest.fixture(scope="module")
+def asia_parts(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[bnlab.BayesNet, pd.DataFrame, Path]:
+    net = bnlab.load_example("asia")
+    df = bnlab.sample(net, n=5_000, seed=3, missing=0.1)
+    folder = tmp_path_factory.mktemp("asia_parts")
+    for i, part in enumerate(np.array_split(np.arange(len(df)), 4)):
+        df.iloc[part].to_parquet(folder / f"part-{i:02d}.parquet")
+    return net, df, folder
+
+
+def in_memory(net: bnlab.BayesNet, df: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {v: fc.counts for v, fc in family_counts(encode(df, net), net).items()}
+
+
+def test_chunked_counts_equal_in_memory(
+    asia_parts: tuple[bnlab.BayesNet, pd.DataFrame, Path],
+) -> None:
+    net, df, folder = asia_parts
+    expected = in_memory(net, df)
+    for batch_rows in (97, 1_000_000):  # many small batches, and one batch per file
+        got = chunked_family_counts(folder, net, batch_rows=batch_rows)
+        assert set(got) == set(expected)
+        for v in expected:
+            np.testing.assert_array_equal(got[v], expected[v])
+
+
+def test_chunked_counts_of_requested_families(
+    asia_parts: tuple[bnlab.BayesNet, pd.DataFrame, Path],
+) -> None:
+    net, df, folder = asia_parts
+    families = {"dysp": ("smoke", "asia"), "xray": ()}
+    got = chunked_family_counts(str(folder / "*.parquet"), net, families=families, batch_rows=500)
+    expected = family_counts(encode(df, net), net, variables=families, parents=families)
+    for v in families:
+        np.testing.assert_array_equal(got[v], expected[v].counts)
+
+
+def test_string_columns_are_counted_like_categoricals(tmp_path: Path) -> None:
+    net = bnlab.load_example("asia")
+    df = bnlab.sample(net, n=300, seed=1)
+    df.astype(object).to_parquet(tmp_path / "plain.parquet")
+    got = chunked_family_counts(tmp_path, net)
+    for v, counts in in_memory(net, df).items():
+        np.testing.assert_array_equal(got[v], counts)
+
+
+def test_partition_with_other_categories_is_named(tmp_path: Path) -> None:
+    net = bnlab.load_example("asia")
+    df = bnlab.sample(net, n=200, seed=2)
+    df.to_parquet(tmp_path / "a.parquet")
+    odd = df.copy()
+    odd["smoke"] = odd["smoke"].cat.rename_categories({"yes": "si"})
+    odd.to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(DataError, match=r"b\.parquet differs from .*a\.parquet in column 'smoke'"):
+        check_partitions(parquet_files(tmp_path), net)
+    with pytest.raises(DataError, match="b.parquet"):
+        chunked_family_counts(tmp_path, net)
+
+
+def test_partition_missing_a_column_is_named(tmp_path: Path) -> None:
+    net = bnlab.load_example("asia")
+    df = bnlab.sample(net, n=50, seed=2)
+    df.to_parquet(tmp_path / "a.parquet")
+    df.drop(columns=["xray"]).to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(DataError, match=r"b\.parquet has no column for \['xray'\]"):
+        chunked_family_counts(tmp_path, net)
+
+
+def test_no_files_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no Parquet files found"):
+        parquet_files(tmp_path / "nothing-*.parquet")
+
+
+def test_unreachable_scheduler_fails_fast() -> None:
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
+        connect("tcp://127.0.0.1:9", timeout=2)
+
+
+def test_dask_local_cluster_counts_equal_in_memory(
+    asia_parts: tuple[bnlab.BayesNet, pd.DataFrame, Path],
+) -> None:
+    from distributed import Client, LocalCluster
+
+    net, df, folder = asia_parts
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        got = dask_family_counts(folder, net, client=client, batch_rows=700)
+    for v, counts in in_memory(net, df).items():
+        np.testing.assert_array_equal(got[v], counts)
+        assert got[v].dtype == np.int64
