@@ -34,15 +34,20 @@ _LAZY: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bnlab.counts import family_counts
-    from bnlab.data import decode, encode
-    from bnlab.fit import fit
-    from bnlab.infer import Engine
-    from bnlab.io import list_examples, load_example, read_network, write_network
-    from bnlab.learn import learn_structure
-    from bnlab.parquet import read_parquet, write_parquet
-    from bnlab.posterior import Posterior, load_posterior
-    from bnlab.sampling import sample
+    from bnlab.counts import family_counts as family_counts
+    from bnlab.data import decode as decode, encode as encode
+    from bnlab.fit import fit as fit
+    from bnlab.infer import Engine as Engine
+    from bnlab.io import (
+        list_examples as list_examples,
+        load_example as load_example,
+        read_network as read_network,
+        write_network as write_network,
+    )
+    from bnlab.learn import learn_structure as learn_structure
+    from bnlab.parquet import read_parquet as read_parquet, write_parquet as write_parquet
+    from bnlab.posterior import Posterior as Posterior, load_posterior as load_posterior
+    from bnlab.sampling import sample as sample
 
 
 def __getattr__(name: str) -> Any:
