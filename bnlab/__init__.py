@@ -35,18 +35,27 @@ _LAZY: dict[str, str] = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from bnlab.counts import family_counts as family_counts
-    from bnlab.data import decode as decode, encode as encode
+    from bnlab.data import decode as decode
+    from bnlab.data import encode as encode
     from bnlab.fit import fit as fit
     from bnlab.infer import Engine as Engine
     from bnlab.io import (
         list_examples as list_examples,
+    )
+    from bnlab.io import (
         load_example as load_example,
+    )
+    from bnlab.io import (
         read_network as read_network,
+    )
+    from bnlab.io import (
         write_network as write_network,
     )
     from bnlab.learn import learn_structure as learn_structure
-    from bnlab.parquet import read_parquet as read_parquet, write_parquet as write_parquet
-    from bnlab.posterior import Posterior as Posterior, load_posterior as load_posterior
+    from bnlab.parquet import read_parquet as read_parquet
+    from bnlab.parquet import write_parquet as write_parquet
+    from bnlab.posterior import Posterior as Posterior
+    from bnlab.posterior import load_posterior as load_posterior
     from bnlab.sampling import sample as sample
 
 
