@@ -70,8 +70,9 @@ def _column_codes(column: pd.Series, variable: str, states: Sequence[str]) -> ND
                 )
             values = column.astype("Int64")
         as_text = values.astype("string")
-        cat = pd.Categorical(as_text, categories=list(states))
-        codes = np.asarray(cat.codes, dtype=np.int64)
+        # get_indexer gives -1 for values that are not states (and for missing values);
+        # pd.Categorical(values, categories=...) would warn on the former (pandas >= 3)
+        codes = pd.Index(list(states)).get_indexer(as_text).astype(np.int64)
         codes[(codes == -1) & as_text.notna().to_numpy()] = -2
         values = as_text
     unknown = np.flatnonzero(codes == -2)
@@ -113,6 +114,11 @@ def encode(data: pd.DataFrame, structure: Structure | BayesNet) -> NDArray[np.si
         raise DataError(
             f"expected a pandas DataFrame, got {type(data).__name__}; build one with "
             "pandas.DataFrame or load a file with bnlab.read_parquet."
+        )
+    duplicated = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+    if duplicated:
+        raise DataError(
+            f"column(s) {duplicated} appear more than once in the data; keep one of each."
         )
     missing_cols = [v for v in s.variables if v not in data.columns]
     if missing_cols:

@@ -5,7 +5,7 @@ holding only data — no pickle, nothing that executes on load:
 
 ``model.json``
     The flavor's manifest: ``{"format": "bnlab.model", "version": 1, "files": {...},
-    "targets": [...], "interval": 0.9, "draws": 1000, "seed": 0}``.
+    "sha256": {...}, "targets": [...], "interval": 0.9, "draws": 1000, "seed": 0}``.
 ``network.json``
     The network (posterior-mean CPTs) in bnlab's JSON format.
 ``posterior.nc``
@@ -13,25 +13,35 @@ holding only data — no pickle, nothing that executes on load:
 ``verdict.json``, ``config.json``, ``report.html``
     The vetting verdict, the experiment's configuration and its report, when given.
 
-The pyfunc flavor takes a DataFrame of evidence (one column per observed variable; NaN or
-a missing column = unobserved; the target's own column is ignored) and returns one row per
-input row with columns ``P(T=s)_mean``, ``P(T=s)_lower`` and ``P(T=s)_upper`` for every
-target ``T`` and state ``s``. Inference params: ``targets`` (comma-separated names),
-``interval``, ``draws`` and ``seed``. A whole batch is answered by one engine call.
+Loading checks every file before anything runs: plain file names only, SHA-256 digests as
+recorded in the manifest, the network and posterior schemas and values (CPT rows summing to
+one, no NaN), and agreement of the network with the posterior mean; a failure is an
+:class:`~bnlab.errors.ArtifactError`.
+
+The pyfunc flavor takes a DataFrame of evidence (one column per observed variable; NaN,
+``None`` or a missing column = unobserved; a target's own column is ignored for that
+target) and returns one row per input row with columns ``P(T=s)_mean``, ``P(T=s)_lower``
+and ``P(T=s)_upper`` for every target ``T`` and state ``s``. Inference params: ``targets``
+(comma-separated names), ``interval`` (equal-tailed, over the posterior draws), ``draws``
+and ``seed``. A whole batch is answered by one engine call (one more per target that is
+itself observed in the input). Inference runs in float64 (``jax.enable_x64`` scoped to the
+call), so served numbers equal :class:`bnlab.Engine` with x64 on.
 
 Examples
 --------
->>> import bnlab, bnlab.mlflow  # doctest: +SKIP
+>>> import bnlab, bnlab.mlflow, mlflow  # doctest: +SKIP
 >>> bnlab.mlflow.save_model(post, "model", targets=["LVFAILURE"])  # doctest: +SKIP
->>> pyfunc = mlflow.pyfunc.load_model("model")  # doctest: +SKIP
+>>> mlflow.pyfunc.load_model("model").predict(pd.DataFrame({"HR": ["HIGH"]}))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,14 +59,23 @@ FLAVOR_NAME = "bnlab"
 MODEL_FORMAT = "bnlab.model"
 MODEL_VERSION = 1
 DATA_DIR = "bnlab_model"
+#: Where ``mlflow.pyfunc.save_model`` puts the data folder, relative to the model folder.
+DATA_PATH = f"data/{DATA_DIR}"
 MANIFEST = "model.json"
-_FILES = {
+#: Role -> file name inside the data folder (the only roles a manifest may list).
+FILES = {
     "network": "network.json",
     "posterior": "posterior.nc",
     "verdict": "verdict.json",
     "config": "config.json",
     "report": "report.html",
 }
+#: Largest number of posterior draws a request may ask for.
+MAX_DRAWS = 20_000
+#: Engines (one per draws/seed pair) kept by a served model.
+MAX_ENGINES = 4
+#: Network CPTs must equal the posterior mean to this tolerance.
+MEAN_ATOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -69,7 +88,7 @@ class BNModel:
     interval: float
     draws: int
     seed: int
-    verdict: dict[str, Any] | None = None
+    verdict: Any = None
     config: dict[str, Any] | None = None
     files: dict[str, str] = field(default_factory=dict)
 
@@ -79,61 +98,113 @@ def get_default_pip_requirements() -> list[str]:
     return [f"bnlab=={bnlab.__version__}"]
 
 
-def _default_targets(network: BayesNet) -> list[str]:
-    # leaves are what a BN is usually asked about when no target is named
+def default_targets(network: BayesNet) -> list[str]:
+    """The first leaf of the network: what a BN is usually asked about."""
     leaves = [v for v in network.variables if not network.structure.children[v]]
     return leaves[:1] or [network.variables[-1]]
 
 
-def _write_data_dir(
-    folder: Path,
-    model: Posterior | BayesNet,
-    *,
-    targets: Sequence[str] | None,
-    interval: float,
-    draws: int,
-    seed: int,
-    verdict: Mapping[str, Any] | None,
-    config: Mapping[str, Any] | None,
-    report: str | os.PathLike[str] | None,
-) -> dict[str, Any]:
-    network = model.mean() if isinstance(model, Posterior) else model
-    if not isinstance(network, BayesNet):
-        raise BNError(f"save_model expects a bnlab Posterior or BayesNet, got {type(model)}.")
-    chosen = list(targets) if targets else _default_targets(network)
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _verdict_text(verdict: Any) -> str:
+    """Validated JSON text of a verdict given as a Verdict, a dict or JSON text."""
+    from bnlab.evaluate.vetting import Verdict
+
+    if isinstance(verdict, Verdict):
+        return verdict.to_json()
+    text = verdict if isinstance(verdict, str) else json.dumps(dict(verdict))
+    return Verdict.from_json(text).to_json()
+
+
+def _check_settings(
+    network: BayesNet, targets: Sequence[str] | None, interval: float, draws: int, seed: int
+) -> list[str]:
+    chosen = [str(t) for t in targets] if targets else default_targets(network)
     unknown = [t for t in chosen if t not in network.states]
     if unknown:
-        raise BNError(f"targets {unknown} are not variables of the network.")
-    if not 0.0 < interval < 1.0:
+        raise BNError(
+            f"targets {unknown} are not variables of the network; pick from "
+            f"{list(network.variables)[:10]}."
+        )
+    if not 0.0 < float(interval) < 1.0:
         raise BNError(f"interval must lie in (0, 1), got {interval}.")
-    folder.mkdir(parents=True)
-    files: dict[str, str] = {}
-    bnlab.write_network(network, folder / _FILES["network"])
-    files["network"] = _FILES["network"]
+    if not 2 <= int(draws) <= MAX_DRAWS:
+        raise BNError(f"draws must lie in [2, {MAX_DRAWS}], got {draws}.")
+    if int(seed) < 0:
+        raise BNError(f"seed must be non-negative, got {seed}.")
+    return chosen
+
+
+def write_data_dir(
+    folder: str | os.PathLike[str],
+    model: Posterior | BayesNet,
+    *,
+    targets: Sequence[str] | None = None,
+    interval: float = 0.9,
+    draws: int = 1000,
+    seed: int = 0,
+    verdict: Any = None,
+    config: Mapping[str, Any] | None = None,
+    report: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Write the flavor's data folder (plain files and the manifest); return the manifest.
+
+    ``folder`` must not exist. See :func:`save_model` for the arguments.
+    """
     if isinstance(model, Posterior):
-        model.save(folder / _FILES["posterior"])
-        files["posterior"] = _FILES["posterior"]
+        network = model.mean()
+    elif isinstance(model, BayesNet):
+        network = model
+    else:
+        raise BNError(
+            f"a bnlab model is a Posterior or a BayesNet, got {type(model).__name__}; fit one "
+            "with bnlab.fit or read one with bnlab.read_network."
+        )
+    chosen = _check_settings(network, targets, interval, draws, seed)
+    root = Path(folder)
+    root.mkdir(parents=True)
+    files: dict[str, str] = {"network": FILES["network"]}
+    bnlab.write_network(network, root / FILES["network"])
+    if isinstance(model, Posterior):
+        model.save(root / FILES["posterior"])
+        files["posterior"] = FILES["posterior"]
     if verdict is not None:
-        (folder / _FILES["verdict"]).write_text(json.dumps(dict(verdict), indent=2))
-        files["verdict"] = _FILES["verdict"]
+        (root / FILES["verdict"]).write_text(_verdict_text(verdict), encoding="utf-8")
+        files["verdict"] = FILES["verdict"]
     if config is not None:
-        (folder / _FILES["config"]).write_text(json.dumps(dict(config), indent=2, default=str))
-        files["config"] = _FILES["config"]
+        text = json.dumps(dict(config), indent=2, default=str, allow_nan=False)
+        (root / FILES["config"]).write_text(text, encoding="utf-8")
+        files["config"] = FILES["config"]
     if report is not None:
-        shutil.copyfile(report, folder / _FILES["report"])
-        files["report"] = _FILES["report"]
+        if not Path(report).is_file():
+            raise BNError(f"report {str(report)!r} is not a file; build the report first.")
+        shutil.copyfile(report, root / FILES["report"])
+        files["report"] = FILES["report"]
     manifest = {
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
         "bnlab_version": bnlab.__version__,
         "files": files,
+        "sha256": {role: _sha256(root / name) for role, name in files.items()},
         "targets": chosen,
         "interval": float(interval),
         "draws": int(draws),
         "seed": int(seed),
     }
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
+
+
+def prediction_columns(network: BayesNet, targets: Sequence[str]) -> list[str]:
+    """Output column names of the pyfunc, in order."""
+    return [
+        f"P({t}={s})_{stat}"
+        for t in targets
+        for s in network.states[t]
+        for stat in ("mean", "lower", "upper")
+    ]
 
 
 def model_signature(network: BayesNet, manifest: Mapping[str, Any]) -> Any:
@@ -143,22 +214,23 @@ def model_signature(network: BayesNet, manifest: Mapping[str, Any]) -> Any:
 
     inputs = Schema([ColSpec("string", v, required=False) for v in network.variables])
     outputs = Schema(
-        [
-            ColSpec("double", f"P({t}={s})_{stat}")
-            for t in manifest["targets"]
-            for s in network.states[t]
-            for stat in ("mean", "lower", "upper")
-        ]
+        [ColSpec("double", c) for c in prediction_columns(network, manifest["targets"])]
     )
     params = ParamSchema(
         [
             ParamSpec("targets", "string", ",".join(manifest["targets"])),
-            ParamSpec("interval", "double", manifest["interval"]),
-            ParamSpec("draws", "long", manifest["draws"]),
-            ParamSpec("seed", "long", manifest["seed"]),
+            ParamSpec("interval", "double", float(manifest["interval"])),
+            ParamSpec("draws", "long", int(manifest["draws"])),
+            ParamSpec("seed", "long", int(manifest["seed"])),
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+
+def default_input_example(network: BayesNet, targets: Sequence[str]) -> pd.DataFrame:
+    """Two evidence rows over the first three non-target variables (first state, then unset)."""
+    observed = [v for v in network.variables if v not in targets][:3]
+    return pd.DataFrame({v: [network.states[v][0], network.states[v][-1]] for v in observed})
 
 
 def save_model(
@@ -169,7 +241,7 @@ def save_model(
     interval: float = 0.9,
     draws: int = 1000,
     seed: int = 0,
-    verdict: Mapping[str, Any] | None = None,
+    verdict: Any = None,
     config: Mapping[str, Any] | None = None,
     report: str | os.PathLike[str] | None = None,
     mlflow_model: Any = None,
@@ -177,6 +249,7 @@ def save_model(
     pip_requirements: Sequence[str] | None = None,
     extra_pip_requirements: Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    validate_serving_input: bool = True,
 ) -> None:
     """Save a posterior or network as an MLflow model folder (plain files, no pickle).
 
@@ -188,11 +261,19 @@ def save_model(
         The folder to create; it must not exist. Written atomically: a failed save leaves
         nothing behind.
     targets, interval, draws, seed
-        Defaults of the pyfunc's inference params.
+        Defaults of the pyfunc's inference params (targets: the first leaf when ``None``).
     verdict, config, report
-        The vetting verdict (as a dict), the experiment configuration, a report HTML file.
+        The vetting verdict (a ``Verdict``, its dict or its JSON), the experiment
+        configuration (JSON-ready mapping), the path of a report HTML file.
     mlflow_model, input_example, pip_requirements, extra_pip_requirements, metadata
         As for MLflow's own flavors.
+    validate_serving_input
+        Read by :func:`log_model` (MLflow then predicts the input example once); unused here.
+
+    Raises
+    ------
+    BNError
+        An unknown target, an interval outside (0, 1), an existing ``path``.
     """
     import mlflow.pyfunc
     from mlflow.models import Model
@@ -203,7 +284,7 @@ def save_model(
     final.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=final.parent, prefix=f".{final.name}.") as staging:
         data_dir = Path(staging) / DATA_DIR
-        manifest = _write_data_dir(
+        manifest = write_data_dir(
             data_dir,
             model,
             targets=targets,
@@ -214,21 +295,20 @@ def save_model(
             config=config,
             report=report,
         )
-        network = bnlab.read_network(data_dir / _FILES["network"])
+        network = load_data_dir(data_dir).network  # the saved files must load back
         mlflow_model = mlflow_model if mlflow_model is not None else Model()
         mlflow_model.add_flavor(
             FLAVOR_NAME,
             bnlab_version=bnlab.__version__,
-            data=DATA_DIR,
+            data=DATA_PATH,
             model_format=MODEL_FORMAT,
             model_version=MODEL_VERSION,
         )
         if input_example is None:
-            observed = [v for v in network.variables if v not in manifest["targets"]][:3]
-            input_example = pd.DataFrame({v: [network.states[v][0], None] for v in observed})
+            input_example = default_input_example(network, manifest["targets"])
         built = Path(staging) / "model"
         mlflow.pyfunc.save_model(
-            built,
+            str(built),
             loader_module="bnlab.mlflow",
             data_path=str(data_dir),
             mlflow_model=mlflow_model,
@@ -251,15 +331,16 @@ def log_model(
     """Log a posterior or network to the active MLflow run (see :func:`save_model`).
 
     Returns MLflow's ``ModelInfo``; with ``registered_model_name`` the model is also
-    registered as a new version.
+    registered as a new version (``info.registered_model_version``).
     """
-    import mlflow.models
+    from mlflow.models import Model
 
     import bnlab.mlflow as flavor
 
-    return mlflow.models.Model.log(
-        name=name,
+    return Model.log(
+        artifact_path=None,
         flavor=flavor,
+        name=name,
         registered_model_name=registered_model_name,
         model=model,
         **kwargs,
@@ -267,12 +348,48 @@ def log_model(
 
 
 def _safe_file(folder: Path, name: object) -> Path:
-    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+    ):
         raise ArtifactError(
-            f"model file name {name!r} is not a plain file name; the model folder has been "
-            "tampered with. Re-export the model."
+            f"model file name {name!r} in {folder} is not a plain file name (no folders, no "
+            "'..'); the model has been tampered with. Re-export it with bnlab."
         )
     return folder / name
+
+
+def _read_json(path: Path, what: str) -> Any:
+    def refuse(token: str) -> float:
+        raise ValueError(f"{token} is not allowed")
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ArtifactError(f"cannot read the {what} {path}: {err}. Re-export the model.") from None
+
+
+def _manifest_number(manifest: Mapping[str, Any], key: str, kind: type, where: Path) -> Any:
+    value = manifest.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ArtifactError(f"{where}: {key!r} must be a number, found {value!r}.")
+    return kind(value)
+
+
+def _check_mean(network: BayesNet, posterior: Posterior, where: Path) -> None:
+    if posterior.structure != network.structure:
+        raise ArtifactError(f"{where}: the network and the posterior have different structures.")
+    mean = posterior.mean_cpts()
+    for v in network.variables:
+        if not np.allclose(network.cpt(v), mean[v], rtol=0.0, atol=MEAN_ATOL):
+            raise ArtifactError(
+                f"{where}: the CPT of {v!r} in the network is not the posterior mean; one of "
+                "the two files was altered. Re-export the model."
+            )
 
 
 def load_data_dir(folder: str | os.PathLike[str]) -> BNModel:
@@ -282,55 +399,87 @@ def load_data_dir(folder: str | os.PathLike[str]) -> BNModel:
     ------
     ArtifactError
         A missing or malformed manifest, an unsupported version, a file name that is not a
-        plain name (``../`` and the like), or a network/posterior that fails validation.
+        plain name (``../`` and the like), a digest mismatch, or a network, posterior or
+        verdict that fails validation.
     """
     root = Path(folder)
-    manifest_path = root / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ArtifactError(
-            f"cannot read the bnlab model manifest {manifest_path}: {err}"
-        ) from None
+    if ".." in root.parts:
+        raise ArtifactError(f"model data path {str(folder)!r} leaves the model folder.")
+    where = root / MANIFEST
+    manifest = _read_json(where, "bnlab model manifest")
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
-        raise ArtifactError(f"{manifest_path} is not a bnlab model manifest.")
+        raise ArtifactError(f"{where} is not a bnlab model manifest (format {MODEL_FORMAT!r}).")
     if manifest.get("version") != MODEL_VERSION:
         raise ArtifactError(
-            f"{manifest_path} has model format version {manifest.get('version')!r}; this "
-            f"bnlab reads version {MODEL_VERSION}. Re-export the model with this bnlab."
+            f"{where} has model format version {manifest.get('version')!r}; this bnlab reads "
+            f"version {MODEL_VERSION}. Re-export the model with this bnlab."
         )
-    files = manifest.get("files")
-    if not isinstance(files, dict) or "network" not in files:
-        raise ArtifactError(f"{manifest_path} lists no network file.")
-    paths = {key: _safe_file(root, name) for key, name in files.items()}
+    files, digests = manifest.get("files"), manifest.get("sha256")
+    if not isinstance(files, dict) or "network" not in files or not isinstance(digests, dict):
+        raise ArtifactError(f"{where} lists no network file or no digests.")
+    unknown = sorted(set(files) - set(FILES))
+    if unknown:
+        raise ArtifactError(f"{where} lists unknown files {unknown}; known: {sorted(FILES)}.")
+    paths = {role: _safe_file(root, name) for role, name in files.items()}
+    for role, p in paths.items():
+        if not p.is_file() or p.is_symlink():
+            raise ArtifactError(f"{where} lists {p.name!r}, which is not a regular file there.")
+        if _sha256(p) != digests.get(role):
+            raise ArtifactError(
+                f"{p} does not match the SHA-256 digest in {where}; the file was changed after "
+                "export. Re-export the model."
+            )
     try:
         network = bnlab.read_network(paths["network"])
         posterior = bnlab.load_posterior(paths["posterior"]) if "posterior" in paths else None
+        verdict = None
+        if "verdict" in paths:
+            from bnlab.evaluate.vetting import Verdict
+
+            verdict = Verdict.load(paths["verdict"])
     except ArtifactError:
         raise
     except BNError as err:
         raise ArtifactError(f"the model's files fail validation: {err}") from None
-    verdict = json.loads(paths["verdict"].read_text()) if "verdict" in paths else None
-    config = json.loads(paths["config"].read_text()) if "config" in paths else None
-    targets = manifest.get("targets") or _default_targets(network)
-    unknown = [t for t in targets if t not in network.states]
-    if unknown:
-        raise ArtifactError(f"{manifest_path} names unknown targets {unknown}.")
+    if posterior is not None:
+        _check_mean(network, posterior, root)
+    config = _read_json(paths["config"], "model config") if "config" in paths else None
+    targets = manifest.get("targets")
+    if not isinstance(targets, list) or not targets:
+        raise ArtifactError(f"{where}: 'targets' must be a non-empty list of variable names.")
+    try:
+        chosen = _check_settings(
+            network,
+            targets,
+            _manifest_number(manifest, "interval", float, where),
+            _manifest_number(manifest, "draws", int, where),
+            _manifest_number(manifest, "seed", int, where),
+        )
+    except ArtifactError:
+        raise
+    except BNError as err:
+        raise ArtifactError(f"{where}: {err}") from None
     return BNModel(
         network=network,
         posterior=posterior,
-        targets=tuple(targets),
-        interval=float(manifest.get("interval", 0.9)),
-        draws=int(manifest.get("draws", 1000)),
-        seed=int(manifest.get("seed", 0)),
+        targets=tuple(chosen),
+        interval=float(manifest["interval"]),
+        draws=int(manifest["draws"]),
+        seed=int(manifest["seed"]),
         verdict=verdict,
-        config=config,
+        config=config if isinstance(config, dict) else None,
         files={k: str(p) for k, p in paths.items()},
     )
 
 
 def load_model(model_uri: str, dst_path: str | None = None) -> BNModel:
-    """Load a bnlab model from any MLflow model URI (``runs:/``, ``models:/NAME@ALIAS``, path)."""
+    """Load a bnlab model from any MLflow model URI (``runs:/``, ``models:/NAME@ALIAS``, path).
+
+    Raises
+    ------
+    ArtifactError
+        The model is not a bnlab model, or its files fail validation.
+    """
     import mlflow.artifacts
     from mlflow.models import Model
 
@@ -338,92 +487,121 @@ def load_model(model_uri: str, dst_path: str | None = None) -> BNModel:
     conf = Model.load(str(local)).flavors.get(FLAVOR_NAME)
     if conf is None:
         raise ArtifactError(f"{model_uri} is not a bnlab model (no {FLAVOR_NAME!r} flavor).")
-    return load_data_dir(_safe_file(local, conf.get("data", DATA_DIR)))
-
-
-def prediction_columns(network: BayesNet, targets: Sequence[str]) -> list[str]:
-    """Output column names of the pyfunc, in order."""
-    return [
-        f"P({t}={s})_{stat}"
-        for t in targets
-        for s in network.states[t]
-        for stat in ("mean", "lower", "upper")
-    ]
+    data = conf.get("data", DATA_PATH)
+    folder = local
+    for part in str(data).split("/") if isinstance(data, str) else [data]:
+        folder = _safe_file(folder, part)
+    return load_data_dir(folder)
 
 
 class BNPyfunc:
-    """The pyfunc wrapper: answers a batch of evidence rows with one engine call per target."""
+    """The pyfunc wrapper: a whole batch of evidence rows is answered by one engine call.
+
+    ``engine_calls`` counts calls to ``Engine.marginals`` (for tests and monitoring).
+    """
 
     def __init__(self, model: BNModel) -> None:
         self.model = model
-        self._engines: dict[tuple[int, int], Any] = {}
+        self.engine_calls = 0
+        self._engines: OrderedDict[tuple[int, int], Any] = OrderedDict()
 
     def _engine(self, draws: int, seed: int) -> Any:
         key = (draws, seed) if self.model.posterior is not None else (0, 0)
-        if key not in self._engines:
-            if self.model.posterior is None:
-                self._engines[key] = bnlab.Engine(self.model.network)
-            else:
-                self._engines[key] = bnlab.Engine(self.model.posterior, draws=draws, seed=seed)
-        return self._engines[key]
+        if key in self._engines:
+            self._engines.move_to_end(key)
+            return self._engines[key]
+        if self.model.posterior is None:
+            engine = bnlab.Engine(self.model.network)
+        else:
+            engine = bnlab.Engine(self.model.posterior, draws=draws, seed=seed)
+        self._engines[key] = engine
+        while len(self._engines) > MAX_ENGINES:
+            self._engines.popitem(last=False)
+        return engine
 
     def _params(self, params: Mapping[str, Any] | None) -> tuple[list[str], float, int, int]:
-        params = dict(params or {})
-        unknown = sorted(set(params) - {"targets", "interval", "draws", "seed"})
+        given = {k: v for k, v in dict(params or {}).items() if v is not None}
+        unknown = sorted(set(given) - {"targets", "interval", "draws", "seed"})
         if unknown:
             raise EvidenceError(
                 f"unknown params {unknown}; the bnlab pyfunc takes targets, interval, draws, seed."
             )
-        raw_targets = params.get("targets") or list(self.model.targets)
+        raw = given.get("targets") or list(self.model.targets)
         targets = (
-            [t.strip() for t in raw_targets.split(",") if t.strip()]
-            if isinstance(raw_targets, str)
-            else [str(t) for t in raw_targets]
+            [t.strip() for t in raw.split(",") if t.strip()]
+            if isinstance(raw, str)
+            else [str(t) for t in raw]
         )
-        unknown_t = [t for t in targets if t not in self.model.network.states]
-        if unknown_t:
-            raise EvidenceError(f"params targets {unknown_t} are not variables of the model.")
-        interval = float(params.get("interval", self.model.interval))
-        if not 0.0 < interval < 1.0:
-            raise EvidenceError(f"params interval must lie in (0, 1), got {interval}.")
-        draws = int(params.get("draws", self.model.draws))
-        if draws < 2:
-            raise EvidenceError(f"params draws must be at least 2, got {draws}.")
-        return targets, interval, draws, int(params.get("seed", self.model.seed))
+        try:
+            targets = _check_settings(
+                self.model.network,
+                targets,
+                float(given.get("interval", self.model.interval)),
+                int(given.get("draws", self.model.draws)),
+                int(given.get("seed", self.model.seed)),
+            )
+        except EvidenceError:
+            raise
+        except (BNError, TypeError, ValueError) as err:
+            raise EvidenceError(f"params: {err}") from None
+        return (
+            targets,
+            float(given.get("interval", self.model.interval)),
+            int(given.get("draws", self.model.draws)),
+            int(given.get("seed", self.model.seed)),
+        )
 
-    def predict(self, model_input: Any, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Return ``P(target=state)`` mean, lower and upper for every evidence row."""
-        targets, interval, draws, seed = self._params(params)
-        net = self.model.network
-        evidence = pd.DataFrame(model_input).copy()
-        unknown = [c for c in evidence.columns if c not in net.states]
+    def _evidence(self, model_input: Any) -> pd.DataFrame:
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        states = self.model.network.states
+        unknown = [c for c in frame.columns if c not in states]
         if unknown:
             raise EvidenceError(
-                f"input columns {unknown} are not variables of the model; drop them."
+                f"input columns {unknown} are not variables of the model; drop them "
+                f"(variables: {list(states)[:10]})."
             )
-        for v in net.variables:
-            if v not in evidence.columns:
-                evidence[v] = None
-        evidence = evidence[list(net.variables)].astype(object).where(evidence.notna(), None)
-        engine = self._engine(draws, seed)
+        return frame.reset_index(drop=True)
+
+    def predict(self, model_input: Any, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Return ``P(target=state)`` mean, lower and upper for every evidence row.
+
+        Parameters
+        ----------
+        model_input
+            Evidence: a DataFrame with one column per observed variable (NaN/None = unset).
+        params
+            ``targets`` (comma-separated), ``interval``, ``draws``, ``seed``.
+        """
+        import jax
+
+        from bnlab.infer.intervals import sampled_interval
+
+        targets, interval, draws, seed = self._params(params)
+        evidence = self._evidence(model_input)
+        observed = [t for t in targets if t in evidence.columns and evidence[t].notna().any()]
+        # one call for every target not itself observed; one per observed target (its column
+        # is dropped so the answer is P(target | the other columns))
+        groups = [[t for t in targets if t not in observed]] + [[t] for t in observed]
+        stats: dict[str, tuple[Any, Any, Any]] = {}
+        with jax.enable_x64(True):
+            engine = self._engine(draws, seed)
+            for group in groups:
+                if not group:
+                    continue
+                rows = evidence.drop(columns=[t for t in group if t in evidence.columns])
+                self.engine_calls += 1
+                marg = engine.marginals(rows, variables=group)
+                for t in group:
+                    p = np.asarray(marg[t], dtype=np.float64)
+                    stats[t] = sampled_interval(p, interval) if p.ndim == 3 else (p, p, p)
         out: dict[str, np.ndarray] = {}
-        lo_q, hi_q = (1.0 - interval) / 2.0, (1.0 + interval) / 2.0
         for t in targets:
-            rows = evidence.copy()
-            rows[t] = None  # the prediction is P(t | the other observed columns)
-            marg = np.asarray(engine.marginals(rows, variables=[t])[t])
-            if marg.ndim == 2:  # a point network: no interval
-                mean = lower = upper = marg
-            else:
-                mean = marg.mean(axis=0)
-                lower, upper = np.quantile(marg, [lo_q, hi_q], axis=0)
-            for k, s in enumerate(net.states[t]):
+            mean, lower, upper = stats[t]
+            for k, s in enumerate(self.model.network.states[t]):
                 out[f"P({t}={s})_mean"] = mean[:, k]
                 out[f"P({t}={s})_lower"] = lower[:, k]
                 out[f"P({t}={s})_upper"] = upper[:, k]
-        return pd.DataFrame(out, index=pd.RangeIndex(len(evidence)))[
-            prediction_columns(net, targets)
-        ]
+        return pd.DataFrame(out, index=pd.RangeIndex(len(evidence)))
 
 
 def _load_pyfunc(data_path: str) -> BNPyfunc:

@@ -1,0 +1,200 @@
+"""Serving ALARM: ``mlflow models serve`` over loopback vs the same pyfunc called in-process.
+
+Usage::
+
+    uv run python benchmarks/serving.py [--singles 200] [--batches 20] [--batch-rows 1000]
+
+Fits a conjugate posterior on ``--rows`` rows sampled from ALARM, registers it through the
+vetting gate (a passing verdict) in a SQLite registry in a temp folder, promotes it to
+``champion``, starts ``mlflow models serve -m models:/bnlab-alarm@champion --env-manager
+local`` on a free 127.0.0.1 port (one worker) and measures, after a warm-up:
+
+- latency of ``--singles`` single-row ``POST /invocations`` requests (p50/p95/p99, ms);
+- throughput of ``--batches`` requests of ``--batch-rows`` evidence rows (rows/s);
+
+and the same calls on ``mlflow.pyfunc.load_model("models:/...@champion").predict`` in this
+process. Evidence rows observe about half of the non-target variables; the target is
+LVFAILURE, with ``--draws`` posterior draws (default 1000) and a 90% interval. The server
+is always stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import bnlab
+
+TARGET = "LVFAILURE"
+NAME = "bnlab-alarm"
+
+
+def evidence(net: bnlab.BayesNet, rows: int, seed: int) -> pd.DataFrame:
+    """Rows sampled from the network, target dropped, about half the cells unobserved."""
+    df = bnlab.sample(net, n=rows, seed=seed).drop(columns=[TARGET]).astype(object)
+    return df.mask(np.random.default_rng(seed).random(df.shape) < 0.5, None)
+
+
+def payload(frame: pd.DataFrame) -> bytes:
+    """The ``dataframe_split`` body of MLflow's scoring server."""
+    rows = [[None if pd.isna(v) else v for v in row] for row in frame.itertuples(index=False)]
+    return json.dumps({"dataframe_split": {"columns": list(frame.columns), "data": rows}}).encode()
+
+
+def request(url: str, body: bytes) -> dict[str, Any]:
+    """POST a JSON body, return the decoded answer (raises on HTTP errors)."""
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=600) as response:
+        return dict(json.loads(response.read()))
+
+
+@contextmanager
+def served(model_uri: str, tracking_uri: str, folder: Path) -> Iterator[str]:
+    """Run ``mlflow models serve`` on a free loopback port; yield the invocations URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    cmd = [str(bin_dir / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager",
+           "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]  # fmt: skip
+    log = (folder / "server.log").open("w")
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((folder / "server.log").read_text()[-3000:])
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/invocations"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def timed(fn: Callable[[], Any], n: int) -> np.ndarray:
+    """Seconds of ``n`` calls of ``fn``."""
+    out = np.empty(n)
+    for i in range(n):
+        start = time.perf_counter()
+        fn()
+        out[i] = time.perf_counter() - start
+    return out
+
+
+def measure(
+    single: Callable[[int], Any], batch: Callable[[int], Any], args: argparse.Namespace
+) -> dict[str, float]:
+    """Latency percentiles of singles (ms) and batch throughput (rows/s), after a warm-up."""
+    single(0), batch(0)  # warm-up: JIT compilation for both chunk shapes
+    counter = iter(range(10**9))
+    lat = timed(lambda: single(next(counter) % args.singles), args.singles) * 1e3
+    counter = iter(range(10**9))
+    bat = timed(lambda: batch(next(counter) % args.batches), args.batches)
+    return {
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p95_ms": float(np.percentile(lat, 95)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "batch_s": float(np.median(bat)),
+        "rows_per_s": args.batch_rows * args.batches / float(bat.sum()),
+    }
+
+
+def main() -> None:
+    """Run the benchmark and print a Markdown table."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=10_000, help="training rows")
+    p.add_argument("--singles", type=int, default=200)
+    p.add_argument("--batches", type=int, default=20)
+    p.add_argument("--batch-rows", type=int, default=1000)
+    p.add_argument("--draws", type=int, default=1000, help="posterior draws per query")
+    args = p.parse_args()
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+
+    import mlflow.pyfunc
+
+    from bnlab.evaluate import vet
+    from bnlab.registry import promote, register, using_store
+
+    net = bnlab.load_example("alarm")
+    posterior = bnlab.fit(net.structure, bnlab.sample(net, n=args.rows, seed=0))
+    singles = evidence(net, args.singles, seed=1)
+    batches = [evidence(net, args.batch_rows, seed=100 + b) for b in range(args.batches)]
+    single_bodies = [payload(singles.iloc[[i]]) for i in range(args.singles)]
+    batch_bodies = [payload(b) for b in batches]
+    passed = vet(calibration={TARGET: {"ece": 0.01}}, coverage={0.9: 0.9})
+    with tempfile.TemporaryDirectory(prefix="bnlab-serving-") as tmp:
+        uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
+        reg = register(
+            posterior, NAME, passed, tracking_uri=uri, targets=[TARGET], draws=args.draws
+        )
+        promote(NAME, reg.version, tracking_uri=uri)
+        model_uri = f"models:/{NAME}@champion"
+        with using_store(uri):
+            model = mlflow.pyfunc.load_model(model_uri)
+        local = measure(
+            lambda i: model.predict(singles.iloc[[i]]), lambda b: model.predict(batches[b]), args
+        )
+        with served(model_uri, uri, Path(tmp)) as url:
+            served_answer = pd.DataFrame(request(url, batch_bodies[0])["predictions"])
+            local_answer = model.predict(batches[0])
+            diff = float(np.abs(served_answer.to_numpy() - local_answer.to_numpy()).max())
+            http = measure(
+                lambda i: request(url, single_bodies[i]),
+                lambda b: request(url, batch_bodies[b]),
+                args,
+            )
+    load = os.getloadavg()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")  # fmt: skip
+    print(f"alarm, target {TARGET}, {args.draws} posterior draws, 90% intervals; "
+          f"max |served - in-process| = {diff:.1e}")  # fmt: skip
+    print(f"{args.singles} single-row requests, {args.batches} batches of {args.batch_rows} rows\n")
+    print("| path | single p50 ms | p95 ms | p99 ms | batch median s | batch rows/s |")
+    print("|---|---|---|---|---|---|")
+    for label, m in (("mlflow models serve (HTTP, loopback)", http), ("pyfunc in-process", local)):
+        print(f"| {label} | {m['p50_ms']:.1f} | {m['p95_ms']:.1f} | {m['p99_ms']:.1f} | "
+              f"{m['batch_s']:.2f} | {m['rows_per_s']:.0f} |")  # fmt: skip
+    print(f"\nHTTP/in-process: p50 x{http['p50_ms'] / local['p50_ms']:.2f}, "
+          f"batch throughput x{http['rows_per_s'] / local['rows_per_s']:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

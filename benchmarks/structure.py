@@ -1,0 +1,230 @@
+"""Structure learning benchmark: bnlab hill climbing vs pyAgrum and pgmpy, in one run.
+
+For alarm, child and insurance at 1,000 / 10,000 / 100,000 sampled rows, and the BIC and
+BDeu (ess 1) scores:
+
+- bnlab ``learn_structure(df, score, "hc")``, ``"tabu"`` and ``"tabu"`` with 5 random
+  restarts, from the in-memory DataFrame;
+- pyAgrum greedy hill climbing from its own CSV reader (``gum.BNLearner(csv_path)``, the
+  reading is timed too; with its default thread count and with one thread, as its threads
+  compete for the cores on a loaded machine) and from the DataFrame (``gum.BNLearner(df)``,
+  1k / 10k rows only);
+- pgmpy ``HillClimbSearch`` (1k / 10k rows only: it needs ~10 s on alarm at 10k).
+
+Every returned graph is scored with bnlab's scorer (same score, same data) and compared to
+the true graph by SHD between CPDAGs. Runs under 1 s are timed as the best of 3 for every
+tool alike. Usage::
+
+    uv run python benchmarks/structure.py            # the full table (several minutes)
+    uv run python benchmarks/structure.py --quick    # alarm at 10k only
+    uv run python benchmarks/structure.py --bootstrap  # also 100 bootstrap replicates
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import bnlab
+from bnlab.learn import bootstrap_strength, learn_structure, shd, structure_score
+
+
+def timed(fn: Callable[[], Any], repeat_below: float = 1.0, repeats: int = 3) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    best = time.perf_counter() - t0
+    if best < repeat_below:
+        for _ in range(repeats - 1):
+            t0 = time.perf_counter()
+            out = fn()
+            best = min(best, time.perf_counter() - t0)
+    return out, best
+
+
+def to_structure(parents: dict[str, list[str]], like: bnlab.BayesNet) -> bnlab.Structure:
+    return bnlab.Structure(like.variables, like.states, parents)
+
+
+def pyagrum_hc(source: Any, score: str, threads: int = 0) -> dict[str, list[str]]:
+    import pyagrum as gum
+
+    learner = gum.BNLearner(source)
+    if threads:
+        learner.setNumberOfThreads(threads)
+    learner.useGreedyHillClimbing()
+    if score == "bic":
+        learner.useScoreBIC()
+    else:
+        learner.useScoreBDeu()
+    dag = learner.learnDAG()
+    return {
+        learner.nameFromId(i): [learner.nameFromId(p) for p in dag.parents(i)] for i in dag.nodes()
+    }
+
+
+def pgmpy_hc(df: pd.DataFrame, score: str, states: dict[str, list[str]]) -> dict[str, list[str]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgmpy.estimators import HillClimbSearch
+
+        data = df.astype(str)
+        est = HillClimbSearch(data, state_names=states)
+        dag = est.estimate(
+            scoring_method="bic-d" if score == "bic" else "bdeu", show_progress=False
+        )
+    parents: dict[str, list[str]] = {v: [] for v in df.columns}
+    for a, b in dag.edges():
+        parents[b].append(a)
+    return parents
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "uptime": uptime,
+        "python": platform.python_version(),
+    }
+
+
+def run_case(
+    name: str,
+    n: int,
+    scores: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    tmp: Path,
+    peers_max_n: int,
+) -> None:
+    net = bnlab.load_example(name)
+    df = bnlab.sample(net, n, seed=42)
+    csv = tmp / f"{name}_{n}.csv"
+    df.to_csv(csv, index=False)
+    states = {v: list(net.states[v]) for v in net.variables}
+    for score in scores:
+        graphs: dict[str, tuple[bnlab.Structure, float]] = {}
+        s, t = timed(lambda score=score: learn_structure(df, score, "hc"))
+        graphs["bnlab hc"] = (s, t)
+        s, t = timed(lambda score=score: learn_structure(df, score, "tabu"))
+        graphs["bnlab tabu"] = (s, t)
+        s, t = timed(lambda score=score: learn_structure(df, score, "tabu", restarts=5))
+        graphs["bnlab tabu+5 restarts"] = (s, t)
+        p, t = timed(lambda score=score: pyagrum_hc(str(csv), score))
+        graphs["pyAgrum (CSV)"] = (to_structure(p, net), t)
+        p, t = timed(lambda score=score: pyagrum_hc(str(csv), score, threads=1))
+        graphs["pyAgrum (CSV, 1 thread)"] = (to_structure(p, net), t)
+        if n <= peers_max_n:
+            p, t = timed(lambda score=score: pyagrum_hc(df, score), repeat_below=0.0)
+            graphs["pyAgrum (DataFrame)"] = (to_structure(p, net), t)
+            p, t = timed(lambda score=score: pgmpy_hc(df, score, states), repeat_below=0.0)
+            graphs["pgmpy"] = (to_structure(p, net), t)
+        for tool, (g, t) in graphs.items():
+            rows.append(
+                {
+                    "network": name,
+                    "rows": n,
+                    "score": score,
+                    "tool": tool,
+                    "time_s": t,
+                    "bnlab_score": structure_score(g, df, score),
+                    "shd_cpdag": shd(g, net),
+                    "edges": len(g.edges),
+                }
+            )
+            print(
+                f"{name:9s} {n:>7d} {score:4s} {tool:20s} {t:8.3f}s "
+                f"score {rows[-1]['bnlab_score']:.1f} shd {rows[-1]['shd_cpdag']}",
+                flush=True,
+            )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="alarm at 10k rows only")
+    ap.add_argument("--bootstrap", action="store_true", help="100 replicates, alarm 10k")
+    ap.add_argument(
+        "--peers-max-n",
+        type=int,
+        default=10_000,
+        help="largest data set given to pgmpy and pyAgrum-from-DataFrame",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="write the table as CSV here")
+    args = ap.parse_args()
+    info = machine()
+    print(info)
+    rows: list[dict[str, Any]] = []
+    cases = (
+        [("alarm", 10_000)]
+        if args.quick
+        else [(net, n) for net in ("alarm", "child", "insurance") for n in (1_000, 10_000, 100_000)]
+    )
+    with tempfile.TemporaryDirectory() as d:
+        for name, n in cases:
+            run_case(name, n, ("bic", "bdeu"), rows, Path(d), args.peers_max_n)
+    table = pd.DataFrame(rows)
+    # ratio: fastest peer time / bnlab hc time, and score gap to the best peer
+    summary = []
+    for (net, n, score), grp in table.groupby(["network", "rows", "score"], sort=False):
+        peers = grp[~grp.tool.str.startswith("bnlab")]
+        ours = grp[grp.tool == "bnlab hc"].iloc[0]
+        tabu = grp[grp.tool == "bnlab tabu"].iloc[0]
+        rr = grp[grp.tool == "bnlab tabu+5 restarts"].iloc[0]
+        fastest = peers.time_s.min()
+        best = peers.bnlab_score.max()
+        summary.append(
+            {
+                "network": net,
+                "rows": n,
+                "score": score,
+                "fastest_peer_s": fastest,
+                "hc_s": ours.time_s,
+                "hc_speedup": fastest / ours.time_s,
+                "tabu_s": tabu.time_s,
+                "tabu_speedup": fastest / tabu.time_s,
+                "tabu_rr_s": rr.time_s,
+                "tabu_rr_speedup": fastest / rr.time_s,
+                "hc_vs_best_peer": ours.bnlab_score - best,
+                "tabu_vs_best_peer": tabu.bnlab_score - best,
+                "tabu_rr_vs_best_peer": rr.bnlab_score - best,
+            }
+        )
+    print(table.to_markdown(index=False, floatfmt=".3f"))
+    print(pd.DataFrame(summary).to_markdown(index=False, floatfmt=".3f"))
+    if args.out is not None:
+        table.to_csv(args.out, index=False)
+    if args.bootstrap:
+        net = bnlab.load_example("alarm")
+        df = bnlab.sample(net, 10_000, seed=42)
+        for jobs in (1, 2):
+            t0 = time.perf_counter()
+            res = bootstrap_strength(df, 100, n_jobs=jobs, seed=0, score="bic")
+            el = time.perf_counter() - t0
+            avg = res.averaged()
+            print(
+                f"bootstrap alarm 10k, 100 replicates, n_jobs={jobs}: {el:.1f}s; threshold "
+                f"{res.threshold():.2f}; averaged network SHD {shd(avg, net)}",
+                flush=True,
+            )
+    print(machine()["uptime"])
+
+
+if __name__ == "__main__":
+    main()

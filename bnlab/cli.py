@@ -1,0 +1,139 @@
+"""The ``bnlab`` command: ``compose`` (conf/ -> params.yaml), ``stage <name>``, and more.
+
+Subcommands live in their own modules and are listed in :data:`SUBCOMMANDS`; each module
+has ``add_parser(subparsers)`` that adds its parser and sets ``func(args) -> int | None``
+as the parser's default. Adding a command = adding one line to :data:`SUBCOMMANDS`.
+Any :class:`~bnlab.errors.BNError` becomes a one-paragraph message on stderr and exit
+code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bnlab.errors import BNError, ConfigError
+from bnlab.stages import STAGES, common
+
+#: name -> module with ``add_parser(subparsers)``; imported when the command line is built.
+SUBCOMMANDS: dict[str, str] = {
+    "compose": "bnlab.cli",
+    "stage": "bnlab.cli",
+    "report": "bnlab.report.cli",
+    "export": "bnlab.registry_cli",
+    "promote": "bnlab.registry_cli",
+}
+
+
+def compose_params(
+    output: str | Path = "params.yaml",
+    overrides: Sequence[str] = (),
+    config_dir: str | Path | None = None,
+) -> Path:
+    """Compose ``conf/`` into ``params.yaml`` exactly as ``dvc exp run`` does, after validating.
+
+    Uses DVC's own ``dvc.utils.hydra.compose_and_dump``, so the file is byte-for-byte what
+    ``dvc exp run -S`` would write.
+
+    Raises
+    ------
+    ConfigError
+        The composed configuration is invalid (nothing is written then).
+    """
+    from dvc.utils.hydra import compose_and_dump
+
+    from bnlab.config import validate
+    from bnlab.experiment import compose
+    from bnlab.experiment import config_dir as default_config_dir
+
+    conf = Path(config_dir).resolve() if config_dir is not None else default_config_dir()
+    validate(compose(conf, overrides), root=Path.cwd())
+    target = Path(output)
+    with common.atomic_path(target) as tmp:
+        compose_and_dump(tmp, str(conf), None, "config", str(Path.cwd()), list(overrides))
+    return target
+
+
+def _compose(args: argparse.Namespace) -> int:
+    path = compose_params(args.output, args.overrides, args.config_dir)
+    if args.check:
+        return 0
+    print(f"bnlab: wrote {path}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """``bnlab compose --check``: exit 1 when params.yaml differs from what conf/ composes to."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = compose_params(Path(tmp) / "params.yaml", args.overrides, args.config_dir)
+        current = Path(args.output)
+        if not current.is_file() or current.read_bytes() != fresh.read_bytes():
+            print(
+                f"bnlab: {current} is out of date with conf/; run `bnlab compose` to update it.",
+                file=sys.stderr,
+            )
+            return 1
+    print(f"bnlab: {args.output} is up to date with conf/")
+    return 0
+
+
+def _stage(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"bnlab.stages.{args.stage_name}")
+    module.run(args)
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add ``compose`` and ``stage`` (the subcommands this module defines)."""
+    p = subparsers.add_parser(
+        "compose", help="compose conf/ into params.yaml (what the DVC stages read)"
+    )
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset=asia prior.ess=10")
+    p.add_argument("-o", "--output", default="params.yaml", help="file to write")
+    p.add_argument("--config-dir", default=None, help="Hydra config folder (default ./conf)")
+    p.add_argument(
+        "--check", action="store_true", help="only check that the file is up to date (exit 1)"
+    )
+    p.set_defaults(func=lambda a: _check(a) if a.check else _compose(a))
+
+    stage = subparsers.add_parser("stage", help="run one pipeline stage (what dvc.yaml calls)")
+    stages = stage.add_subparsers(dest="stage_name", required=True, metavar="STAGE")
+    for name in STAGES:
+        module = importlib.import_module(f"bnlab.stages.{name}")
+        template = module.build_parser()
+        sp = stages.add_parser(
+            name, help=(module.__doc__ or "").splitlines()[0], parents=[template], add_help=False
+        )
+        sp.set_defaults(func=_stage)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``bnlab`` argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="bnlab", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in dict.fromkeys(SUBCOMMANDS.values()):
+        importlib.import_module(module_name).add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script ``bnlab``."""
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except BNError as err:
+        return common.report_error(err)
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+__all__ = ["SUBCOMMANDS", "ConfigError", "build_parser", "compose_params", "main"]

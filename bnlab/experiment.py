@@ -1,0 +1,404 @@
+"""``bnlab-experiment``: the Hydra app that runs one experiment, or a sweep of them.
+
+One run = prepare the data -> structure -> fit -> evaluate -> report files -> (export when
+asked and vetted), all in-process through the same functions as the DVC stages
+(:mod:`bnlab.stages`), tracked in MLflow. ``-m`` sweeps run jobs in parallel (joblib
+launcher); every job's configuration is composed and validated before the first starts.
+
+Examples
+--------
+::
+
+    bnlab-experiment dataset=asia prior.ess=10
+    bnlab-experiment -m dataset=asia,alarm prior.ess=1,10 backend=conjugate,numpyro
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bnlab.config import ExperimentConfig, as_dict, validate
+from bnlab.errors import BNError, ConfigError
+from bnlab.stages import common
+
+#: Hydra command-line flags that take a value (skipped when collecting overrides).
+_FLAGS_WITH_VALUE = {
+    "--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+    "--config-dir", "-cd", "--info", "-i", "--shell-completion", "-sc", "--experimental-rerun",
+}  # fmt: skip
+#: Flags after which Hydra does no work, so nothing needs validating.
+_NO_WORK = {"--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--version"}
+
+
+def config_dir() -> Path:
+    """The ``conf/`` folder: ``$BNLAB_CONFIG_DIR``, else ``./conf``, else the source tree's.
+
+    Raises
+    ------
+    ConfigError
+        No configuration folder is found.
+    """
+    env = os.environ.get("BNLAB_CONFIG_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [Path.cwd() / "conf", Path(__file__).resolve().parents[1] / "conf"]
+    for folder in candidates:
+        if (folder / "config.yaml").is_file():
+            return folder.resolve()
+    raise ConfigError(
+        f"no Hydra configuration found (looked for config.yaml in {[str(c) for c in candidates]}); "
+        "run from the project folder or set BNLAB_CONFIG_DIR."
+    )
+
+
+def _overrides(argv: Sequence[str]) -> tuple[list[str], bool]:
+    """Overrides (without Hydra's own ``hydra...`` ones) and whether ``-m`` was given."""
+    out: list[str] = []
+    multirun = False
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in ("-m", "--multirun"):
+            multirun = True
+        elif arg in _FLAGS_WITH_VALUE:
+            skip = True
+        elif arg.startswith("-"):
+            continue
+        elif not arg.lstrip("+~").startswith("hydra"):
+            out.append(arg)
+    return out, multirun
+
+
+def job_overrides(overrides: Sequence[str], multirun: bool) -> list[list[str]]:
+    """The override list of every job: one for a run, the sweep's product for ``-m``.
+
+    Raises
+    ------
+    ConfigError
+        Overrides that do not parse.
+    """
+    if not multirun:
+        return [list(overrides)]
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+        return BasicSweeper.split_arguments(parsed, None)[0]
+    except HydraException as err:
+        raise ConfigError(f"invalid sweep overrides: {' '.join(str(err).split())}") from None
+
+
+def compose(conf: Path, overrides: Sequence[str]) -> Any:
+    """Compose ``conf/config.yaml`` with ``overrides`` (Hydra's compose API).
+
+    Raises
+    ------
+    ConfigError
+        An unknown group option, a bad override, or a composition error.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(str(conf), version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as err:
+        text = " ".join(str(err).split())
+        raise ConfigError(
+            f"cannot compose the configuration from {conf} with {list(overrides)}: {text}"
+        ) from None
+
+
+def check_jobs(conf: Path, argv: Sequence[str], root: Path) -> int:
+    """Compose and validate every job that ``argv`` asks for; return how many there are.
+
+    Raises
+    ------
+    ConfigError
+        The first job whose configuration is invalid (its overrides are named).
+    """
+    overrides, multirun = _overrides(argv)
+    jobs = job_overrides(overrides, multirun)
+    for job in jobs:
+        try:
+            validate(compose(conf, job), root=root)
+        except ConfigError as err:
+            where = f" (job with {job})" if multirun else ""
+            raise ConfigError(f"{err}{where}") from None
+    return len(jobs)
+
+
+def _hydra_context() -> tuple[Path | None, str, str]:
+    """Output folder, job number and override string of the running Hydra job, if any."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        hc = HydraConfig.get()
+    except (ImportError, ValueError):
+        return None, "0", ""
+    job_num = str(getattr(hc.job, "num", 0) or 0)
+    return Path(hc.runtime.output_dir), job_num, " ".join(hc.overrides.task)
+
+
+def _write_outputs(out: Path, exp: ExperimentConfig, results: Mapping[str, Any]) -> None:
+    import yaml
+
+    from bnlab.io import write_network, write_structure
+    from bnlab.stages.report import render
+
+    ev = results["evaluation"]
+    common.write_text(out / "config.yaml", yaml.safe_dump(as_dict(exp), sort_keys=False))
+    write_structure(results["structure"], out / "structure.json")
+    results["posterior"].save(out / "posterior.nc")
+    write_network(results["posterior"].mean(), out / "network.json")
+    common.write_json(out / "metrics.json", ev.metrics)
+    common.write_text(out / "verdict.json", ev.verdict.to_json())
+    common.write_frame(out / "calibration.csv", ev.calibration_curve)
+    common.write_frame(out / "audit.csv", ev.audit)
+    verdict = json_loads(ev.verdict.to_json())
+    html = render(exp.name, as_dict(exp), ev.metrics, verdict, ev.calibration_curve)
+    common.write_text(out / "report.html", html)
+
+
+def json_loads(text: str) -> dict[str, Any]:
+    """Parse a JSON object."""
+    import json
+
+    doc = json.loads(text)
+    return doc if isinstance(doc, dict) else {}
+
+
+def _log_mcmc_steps(tracker: Any, post: Any) -> None:
+    """Per-draw sampler statistics (mean over chains) as step metrics."""
+    stats = getattr(post, "sample_stats", None)
+    if stats is None:
+        return
+    for name, da in stats.data_vars.items():
+        if da.ndim < 2 or da.dtype.kind not in "biuf":
+            continue
+        per_draw = da.astype(float).mean(dim=[d for d in da.dims if d != da.dims[1]])
+        tracker.log_series(f"mcmc.{name}", per_draw.values[:5000])
+
+
+def execute(exp: ExperimentConfig, root: Path, out: Path, tracker: Any = None) -> dict[str, Any]:
+    """Run the steps of one experiment and write its files under ``out``.
+
+    Returns the step results (``prepared``, ``structure``, ``posterior``, ``evaluation``)
+    and ``timings`` in seconds per step.
+    """
+    from bnlab.stages.evaluate import evaluate_model
+    from bnlab.stages.fit import fit_posterior
+    from bnlab.stages.learn import learn
+    from bnlab.stages.prepare import data_hash, prepare
+
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = now - clock
+        clock = now
+
+    prepared = prepare(exp.dataset, exp.evaluate, root)
+    lap("prepare")
+    if tracker is not None:
+        tracker.set_tags({"bnlab.data_hash": data_hash(prepared.train)})
+    structure = learn(exp.structure, exp.dataset, prepared.train, root, seed=exp.seed)
+    lap("learn")
+    post = fit_posterior(structure, prepared.train, exp.prior, exp.backend, exp.seed)
+    lap("fit")
+    evaluation = evaluate_model(exp, structure, post, prepared.test, prepared.truth)
+    lap("evaluate")
+    results = {
+        "prepared": prepared,
+        "structure": structure,
+        "posterior": post,
+        "evaluation": evaluation,
+        "timings": timings,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    _write_outputs(out, exp, results)
+    lap("write")
+    if exp.export.enabled:
+        _export(exp, out, results, root)
+        lap("export")
+    return results
+
+
+def _export(exp: ExperimentConfig, out: Path, results: Mapping[str, Any], root: Path) -> None:
+    """Register the model in the MLflow registry when (and only when) it passed the gate."""
+    ev = results["evaluation"]
+    if not ev.verdict.passed:
+        print(
+            f"bnlab: not exported: the model failed the vetting gate ({out / 'verdict.json'})",
+            file=sys.stderr,
+        )
+        return
+    from bnlab.registry import register
+    from bnlab.stages.prepare import data_hash
+    from bnlab.tracking import git_tags, store_uri
+
+    target = exp.export.target or (exp.evaluate.targets[0] if exp.evaluate.targets else None)
+    uri = store_uri(exp.export.tracking_uri or exp.tracking.uri, root)
+    reg = register(
+        results["posterior"],
+        exp.export.registry_name,
+        json_loads(ev.verdict.to_json()),
+        tracking_uri=uri,
+        experiment=exp.tracking.experiment,
+        tags={
+            "data_hash": data_hash(results["prepared"].train),
+            "git_commit": git_tags(root)["bnlab.git_commit"],
+            "experiment": exp.name,
+        },
+        targets=[target] if target else None,
+        config=as_dict(exp),
+        report=str(out / "report.html"),
+    )
+    if exp.export.alias != "challenger":
+        from mlflow import MlflowClient
+
+        MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias(
+            reg.name, exp.export.alias, reg.version
+        )
+    print(f"bnlab: registered {reg.name} version {reg.version} (alias {exp.export.alias})")
+
+
+def run_experiment(
+    cfg: Any,
+    out_dir: str | os.PathLike[str] | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Run one experiment from a composed configuration; return its summary.
+
+    Parameters
+    ----------
+    cfg
+        The composed configuration (Hydra ``DictConfig`` or a mapping).
+    out_dir
+        Where the run's files go (default: the Hydra job's output folder, else
+        ``experiments/<name>/runs/<time>``).
+    root
+        Project folder that relative paths and the default MLflow store are relative to
+        (default: the current folder).
+
+    Returns
+    -------
+    dict
+        ``job``, ``status``, ``overrides``, ``passed``, ``loglik``, ``seconds``, ``output``,
+        ``run_id`` and ``metrics``; also written to ``summary.json`` in the output folder.
+
+    Raises
+    ------
+    ConfigError
+        An invalid configuration (before anything is written).
+    """
+    from bnlab import __version__
+    from bnlab.tracking import PARENT_ENV, SUMMARY_FILE, flatten, tracked_run
+
+    base = Path(root) if root is not None else Path.cwd()
+    exp = validate(cfg, root=base)
+    hydra_out, job, overrides = _hydra_context()
+    if out_dir is not None:
+        out = Path(out_dir)
+    elif hydra_out is not None:
+        out = hydra_out
+    else:
+        out = base / "experiments" / exp.name / "runs" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    start = time.perf_counter()
+    summary: dict[str, Any] = {"job": job, "overrides": overrides, "output": str(out)}
+    tags = {"bnlab.version": __version__, "bnlab.experiment": exp.name, "bnlab.output": str(out)}
+    run_name = f"{exp.name} {overrides}".strip()
+    try:
+        with tracked_run(exp.tracking, base, run_name, tags, os.environ.get(PARENT_ENV)) as tr:
+            summary["run_id"] = tr.run_id if tr is not None else None
+            if tr is not None:
+                tr.log_params(flatten(as_dict(exp)))
+            results = execute(exp, base, out, tr)
+            ev = results["evaluation"]
+            if tr is not None:
+                tr.log_metrics(ev.metrics)
+                tr.log_metrics({f"time.{k}_s": v for k, v in results["timings"].items()})
+                _log_mcmc_steps(tr, results["posterior"])
+                tr.log_artifacts(out)
+    except Exception as err:
+        summary.update(status="FAILED", error=" ".join(str(err).split())[:500])
+        summary["seconds"] = round(time.perf_counter() - start, 2)
+        out.mkdir(parents=True, exist_ok=True)
+        common.write_json(out / SUMMARY_FILE, summary)
+        raise
+    summary.update(
+        status="FINISHED",
+        passed=bool(ev.verdict.passed),
+        loglik=round(ev.metrics.get("heldout.loglik_per_row", float("nan")), 4),
+        seconds=round(time.perf_counter() - start, 2),
+        metrics=ev.metrics,
+    )
+    common.write_json(out / SUMMARY_FILE, summary)
+    return summary
+
+
+def _task(cfg: Any) -> dict[str, Any] | None:
+    """The Hydra task: one job. In a sweep a failed job is reported, not raised."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        summary = run_experiment(cfg)
+    except BNError as err:
+        if multirun:
+            return None
+        raise SystemExit(common.report_error(err)) from None
+    except Exception:
+        if multirun:  # the summary table and the parent run record the failure
+            import traceback
+
+            traceback.print_exc()
+            return None
+        raise
+    print(f"bnlab: run finished: passed={summary['passed']}; outputs in {summary['output']}")
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console script ``bnlab-experiment``: validate every job, then hand over to Hydra."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        conf = config_dir()
+        if not _NO_WORK.intersection(args):
+            check_jobs(conf, args, Path.cwd())
+    except BNError as err:
+        raise SystemExit(common.report_error(err)) from None
+    import hydra
+
+    from bnlab.config import register_schema
+    from bnlab.tracking import SweepCallback
+
+    register_schema()
+    app: Callable[[], Any] = hydra.main(
+        config_path=str(conf), config_name="config", version_base="1.3"
+    )(_task)
+    saved = sys.argv
+    sys.argv = [saved[0], *args]
+    try:
+        app()
+    finally:
+        sys.argv = saved
+    if SweepCallback.last_failures:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,348 @@
+"""``learn_structure``: data (+ expert knowledge) in, a :class:`bnlab.Structure` out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, overload
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from bnlab.data import encode
+from bnlab.errors import DataError, StructureError
+from bnlab.learn.constraints import ConstraintError, Constraints, Edge, structure_config_from_dict
+from bnlab.learn.scores import FamilyScorer, check_score
+from bnlab.learn.search import greedy_search
+from bnlab.network import BayesNet, Structure, as_structure
+
+METHODS = ("hc", "tabu", "pc")
+
+
+@dataclass(frozen=True)
+class LearnResult:
+    """A learned structure with what it took to get there (``return_info=True``).
+
+    Attributes
+    ----------
+    structure
+        The learned DAG (for ``pc``: a consistent extension of ``cpdag``).
+    score
+        Total score of ``structure`` under ``score_name`` (on the data searched).
+    local_scores
+        Local score per variable.
+    n_dropped
+        Rows left out of each family for missing values (complete-case per family).
+    n_rows
+        Rows in the data.
+    method, score_name
+        What was run.
+    iterations
+        Moves applied (score-based) or conditional-independence tests run (``pc``).
+    elapsed_s
+        Wall time of the search.
+    cpdag
+        ``pc`` only: ``{"directed": [...], "undirected": [...]}`` edges of the learned CPDAG.
+    """
+
+    structure: Structure
+    score: float
+    local_scores: dict[str, float]
+    n_dropped: dict[str, int]
+    n_rows: int
+    method: str
+    score_name: str
+    iterations: int
+    elapsed_s: float
+    cpdag: dict[str, list[Edge]] | None = field(default=None)
+
+
+def infer_structure(data: pd.DataFrame) -> Structure:
+    """Variables and states (no edges) of a DataFrame.
+
+    A Categorical column's categories are its states, in order; any other column's states
+    are its distinct non-missing values as text, sorted.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(
+            f"expected a pandas DataFrame, got {type(data).__name__}; pass a DataFrame or "
+            "integer codes together with `structure=`."
+        )
+    states: dict[str, list[str]] = {}
+    for col in data.columns:
+        s = data[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats = [str(c) for c in s.cat.categories]
+        else:
+            cats = sorted({str(v) for v in s.dropna().unique()})
+        if not cats:
+            raise DataError(
+                f"column {col!r} has no observed values and no categories, so its states are "
+                "unknown; make it a Categorical with its states or pass `structure=`."
+            )
+        states[str(col)] = cats
+    return Structure(list(states), states, {})
+
+
+def prepare_data(
+    data: pd.DataFrame | NDArray[np.integer], structure: Structure | BayesNet | None
+) -> tuple[Structure, NDArray[np.integer]]:
+    """Return ``(empty structure, codes)`` with codes in ``structure.variables`` order."""
+    if structure is None:
+        if not isinstance(data, pd.DataFrame):
+            raise DataError("integer codes need `structure=` to give the variables and states.")
+        base = infer_structure(data)
+    else:
+        s = as_structure(structure)
+        base = Structure(s.variables, s.states, {})
+    if isinstance(data, pd.DataFrame):
+        codes = encode(data, base)
+    else:
+        codes = np.asarray(data)
+        if codes.ndim != 2 or codes.shape[1] != len(base.variables):
+            raise DataError(
+                f"codes have shape {codes.shape}; expected (rows, {len(base.variables)}) in "
+                "structure.variables order."
+            )
+    if codes.shape[0] == 0:
+        raise DataError("the data have no rows; structure learning needs data.")
+    return base, codes
+
+
+def _start_edges(start: Any, variables: Sequence[str]) -> tuple[Edge, ...] | None:
+    if start is None:
+        return None
+    if isinstance(start, (Structure, BayesNet)):
+        s = as_structure(start)
+        unknown = sorted(set(s.variables) - set(variables))
+        if unknown:
+            raise ConstraintError(f"the start graph has unknown variables {unknown}.")
+        return tuple(s.edges)
+    if isinstance(start, Mapping):
+        return tuple((str(p), str(c)) for c, ps in start.items() for p in ps)
+    return Constraints.from_dict({"start": list(start)}, "start").start
+
+
+def structure_score(
+    structure: Structure | BayesNet,
+    data: pd.DataFrame | NDArray[np.integer],
+    score: str = "bic",
+    *,
+    ess: float = 1.0,
+) -> float:
+    """Total decomposable score of ``structure`` on ``data`` (sum of local scores)."""
+    return float(sum(local_scores(structure, data, score, ess=ess).values()))
+
+
+def local_scores(
+    structure: Structure | BayesNet,
+    data: pd.DataFrame | NDArray[np.integer],
+    score: str = "bic",
+    *,
+    ess: float = 1.0,
+) -> dict[str, float]:
+    """Local score of every family of ``structure`` on ``data``."""
+    s = as_structure(structure)
+    name = check_score(score, ess)
+    _, codes = prepare_data(data, s)
+    sc = FamilyScorer(codes, [s.cards[v] for v in s.variables], name, ess)
+    return {v: sc.score(s.index[v], sorted(s.index[p] for p in s.parents[v])) for v in s.variables}
+
+
+@overload
+def learn_structure(
+    data: pd.DataFrame | NDArray[np.integer],
+    score: str = ...,
+    method: str = ...,
+    *,
+    structure: Structure | BayesNet | None = ...,
+    constraints: Constraints | Mapping[str, Any] | None = ...,
+    start: Structure | BayesNet | Sequence[Edge] | Mapping[str, Sequence[str]] | None = ...,
+    max_indegree: int | None = ...,
+    restarts: int = ...,
+    perturb: int = ...,
+    tabu_length: int = ...,
+    max_stall: int | None = ...,
+    ess: float = ...,
+    alpha: float = ...,
+    test: str = ...,
+    seed: int = ...,
+    weights: NDArray[np.floating] | None = ...,
+    return_info: Literal[False] = ...,
+) -> Structure: ...
+
+
+@overload
+def learn_structure(
+    data: pd.DataFrame | NDArray[np.integer],
+    score: str = ...,
+    method: str = ...,
+    *,
+    structure: Structure | BayesNet | None = ...,
+    constraints: Constraints | Mapping[str, Any] | None = ...,
+    start: Structure | BayesNet | Sequence[Edge] | Mapping[str, Sequence[str]] | None = ...,
+    max_indegree: int | None = ...,
+    restarts: int = ...,
+    perturb: int = ...,
+    tabu_length: int = ...,
+    max_stall: int | None = ...,
+    ess: float = ...,
+    alpha: float = ...,
+    test: str = ...,
+    seed: int = ...,
+    weights: NDArray[np.floating] | None = ...,
+    return_info: Literal[True],
+) -> LearnResult: ...
+
+
+def learn_structure(
+    data: pd.DataFrame | NDArray[np.integer],
+    score: str = "bic",
+    method: str = "hc",
+    *,
+    structure: Structure | BayesNet | None = None,
+    constraints: Constraints | Mapping[str, Any] | None = None,
+    start: Structure | BayesNet | Sequence[Edge] | Mapping[str, Sequence[str]] | None = None,
+    max_indegree: int | None = None,
+    restarts: int = 0,
+    perturb: int = 5,
+    tabu_length: int = 10,
+    max_stall: int | None = None,
+    ess: float = 1.0,
+    alpha: float = 0.05,
+    test: str = "g2",
+    seed: int = 0,
+    weights: NDArray[np.floating] | None = None,
+    return_info: bool = False,
+) -> Structure | LearnResult:
+    """Learn a DAG from data, optionally refining expert knowledge.
+
+    Parameters
+    ----------
+    data
+        DataFrame with one column per variable (Categorical columns give the states; NaN is
+        missing), or integer codes ``(rows, variables)`` with ``structure``.
+    score
+        ``"bic"``, ``"aic"``, ``"bdeu"``, ``"k2"`` or ``"loglik"`` (all larger-is-better).
+    method
+        ``"hc"`` (greedy hill climbing over add / delete / reverse), ``"tabu"`` (hill
+        climbing then tabu search) or ``"pc"`` (PC-stable, then a DAG extension).
+    structure
+        Gives the variables and states (its edges are ignored); inferred from ``data``
+        when omitted.
+    constraints
+        :class:`Constraints` or a mapping with its YAML keys (see
+        :func:`bnlab.learn.load_structure_config`).
+    start
+        Start graph (a structure, a list of ``(parent, child)`` edges or a parents
+        mapping); overrides ``constraints.start``. Default: the required edges only.
+    max_indegree
+        Most parents a variable may have.
+    restarts, perturb
+        Random restarts after the first climb, each after ``perturb`` random moves.
+    tabu_length, max_stall
+        Tabu list length and non-improving tabu iterations allowed (``method="tabu"``).
+    ess
+        BDeu equivalent sample size.
+    alpha, test
+        PC's significance level and test (``"g2"`` or ``"x2"``).
+    seed
+        Seed of the random restarts.
+    weights
+        Optional row weights (e.g. a bootstrap replicate).
+    return_info
+        Return a :class:`LearnResult` (score, dropped rows per family, effort) instead of
+        the bare structure.
+
+    Returns
+    -------
+    Structure or LearnResult
+        The learned structure over the same variables and states.
+
+    Examples
+    --------
+    >>> structure = bnlab.learn_structure(df, score="bic", method="hc")  # doctest: +SKIP
+    """
+    t0 = time.perf_counter()
+    method_name = str(method).lower()
+    if method_name not in METHODS:
+        raise StructureError(f"unknown method {method!r}; choose one of {list(METHODS)}.")
+    name = check_score(score, ess)
+    base, codes = prepare_data(data, structure)
+    variables = list(base.variables)
+    if constraints is None:
+        cons = Constraints()
+    elif isinstance(constraints, Constraints):
+        cons = constraints
+    else:
+        cons = structure_config_from_dict(dict(constraints))["constraints"]
+    start_edges = _start_edges(start, variables)
+    if start_edges is not None:
+        cons = Constraints(
+            cons.required,
+            cons.forbidden,
+            cons.tiers,
+            cons.no_parents,
+            cons.no_children,
+            start_edges,
+            cons.source,
+        )
+    if max_indegree is not None and (int(max_indegree) != max_indegree or max_indegree < 0):
+        raise StructureError(f"max_indegree must be a non-negative integer, got {max_indegree!r}.")
+    cons.validate(variables, max_indegree)
+    cards = [base.cards[v] for v in variables]
+    scorer = FamilyScorer(codes, cards, name, ess, weights=weights)
+    idx = {v: i for i, v in enumerate(variables)}
+    pdag_edges: dict[str, list[Edge]] | None = None
+    if method_name == "pc":
+        from bnlab.learn.pc import pc_stable
+
+        pc = pc_stable(
+            codes, cards, variables, alpha=alpha, test=test, constraints=cons, max_cond=max_indegree
+        )
+        parent_idx = [
+            tuple(int(a) for a in np.flatnonzero(pc.dag[:, j])) for j in range(len(cards))
+        ]
+        iterations = pc.n_tests
+        pdag_edges = pc.cpdag_edges
+    else:
+        allowed, required = cons.masks(variables)
+        start_sets: list[set[int]] = [set() for _ in variables]
+        for a, b in (*(cons.start or ()), *cons.required):
+            start_sets[idx[b]].add(idx[a])
+        res = greedy_search(
+            scorer,
+            allowed=allowed,
+            required=required,
+            start=[tuple(sorted(s)) for s in start_sets],
+            max_indegree=max_indegree,
+            tabu_length=tabu_length if method_name == "tabu" else 0,
+            max_stall=max_stall,
+            restarts=restarts,
+            perturb=perturb,
+            seed=seed,
+        )
+        parent_idx = list(res.parents)
+        iterations = res.iterations
+    parents = {variables[j]: tuple(variables[i] for i in ps) for j, ps in enumerate(parent_idx)}
+    learned = Structure(variables, base.states, parents)
+    if not return_info:
+        return learned
+    loc = {v: scorer.score(idx[v], tuple(sorted(idx[p] for p in parents[v]))) for v in variables}
+    dropped = {
+        v: scorer.dropped(idx[v], tuple(sorted(idx[p] for p in parents[v]))) for v in variables
+    }
+    return LearnResult(
+        structure=learned,
+        score=float(sum(loc.values())),
+        local_scores=loc,
+        n_dropped=dropped,
+        n_rows=int(codes.shape[0]),
+        method=method_name,
+        score_name=name,
+        iterations=iterations,
+        elapsed_s=time.perf_counter() - t0,
+        cpdag=pdag_edges,
+    )

@@ -1,0 +1,179 @@
+"""Labelled (xarray) form and NetCDF files of a :class:`~bnlab.posterior.Posterior`.
+
+Dimension naming: the axis of the states of variable ``V`` is ``"V_state"`` (see
+:func:`state_dim`), with the state names as coordinates, whether ``V`` is the child of a CPT or
+one of its parents; the CPT of ``X`` is the data variable ``"X"``. Files are NetCDF-4 written
+with h5netcdf (no pickle): the root group holds the parameters, the structure as JSON text and
+a format version in its attributes; MCMC sampler statistics go to a ``sample_stats`` group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+
+from bnlab.errors import ArtifactError, BNError, StructureError
+from bnlab.network import Structure
+
+if TYPE_CHECKING:
+    from bnlab.posterior import Posterior
+
+FORMAT = "bnlab.posterior"
+FORMAT_VERSION = 1
+STATE_SUFFIX = "_state"
+
+
+def state_dim(variable: str) -> str:
+    """Name of the dimension that indexes the states of ``variable``."""
+    return f"{variable}{STATE_SUFFIX}"
+
+
+def cpt_dims(structure: Structure, variable: str) -> tuple[str, ...]:
+    """Dimension names of the CPT of ``variable``: its parents' state dims, then its own."""
+    return tuple(state_dim(p) for p in structure.parents[variable]) + (state_dim(variable),)
+
+
+def state_coords(structure: Structure) -> dict[str, list[str]]:
+    """Coordinates of every state dimension: ``{state_dim(v): list(states[v])}``.
+
+    Raises
+    ------
+    StructureError
+        If a dimension name equals a variable name (variables ``X`` and ``X_state``), or
+        a variable is called ``chain`` or ``draw``.
+    """
+    reserved = [v for v in ("chain", "draw") if v in structure.states]
+    if reserved:
+        raise StructureError(
+            f"variable name(s) {reserved} are reserved for the draw axes of the labelled "
+            "(ArviZ/NetCDF) form; rename them."
+        )
+    clash = [v for v in structure.variables if state_dim(v) in structure.states]
+    if clash:
+        raise StructureError(
+            f"variables {[state_dim(v) for v in clash]} clash with the state dimensions of "
+            f"{clash} in the labelled (xarray/NetCDF) form; rename them."
+        )
+    return {state_dim(v): list(structure.states[v]) for v in structure.variables}
+
+
+def structure_to_json(structure: Structure) -> str:
+    """Plain JSON text of a structure (variables, ordered states, parents)."""
+    return json.dumps(
+        {
+            "variables": list(structure.variables),
+            "states": {v: list(structure.states[v]) for v in structure.variables},
+            "parents": {v: list(structure.parents[v]) for v in structure.variables},
+        }
+    )
+
+
+def structure_from_json(text: str) -> Structure:
+    """Inverse of :func:`structure_to_json`."""
+    obj = json.loads(text)
+    return Structure(obj["variables"], obj["states"], obj["parents"])
+
+
+def write_tree(tree: xr.DataTree, path: str | os.PathLike[str]) -> Path:
+    """Write a DataTree to NetCDF (h5netcdf) atomically: a temp file, then a rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        tree.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _refuse(path: Path, problem: str) -> ArtifactError:
+    return ArtifactError(
+        f"{path}: {problem.rstrip('.')}. The file is not a valid bnlab posterior (format {FORMAT} "
+        f"version {FORMAT_VERSION}); write it again with Posterior.save."
+    )
+
+
+def load_posterior(path: str | os.PathLike[str]) -> Posterior:
+    """Read a posterior written by :meth:`Posterior.save`, validating everything.
+
+    Raises
+    ------
+    ArtifactError
+        If the file is missing, not NetCDF, of another format or version, or holds a
+        structure, shapes, labels or values (NaN, non-positive alpha, rows not summing to
+        one) that do not make a valid posterior.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ArtifactError(f"{p}: no such posterior file; write one with Posterior.save(path).")
+    try:
+        with xr.open_datatree(p, engine="h5netcdf") as tree:
+            root = tree.to_dataset().load()
+            stats_ds = None
+            if "sample_stats" in tree.children:
+                stats_ds = tree.children["sample_stats"].to_dataset(inherit=False).load()
+    except (OSError, ValueError, KeyError) as exc:
+        raise _refuse(p, f"cannot be read as NetCDF ({exc})") from None
+    attrs = root.attrs
+    if attrs.get("format") != FORMAT:
+        raise _refuse(p, f"format attribute is {attrs.get('format')!r}, not {FORMAT!r}")
+    version = attrs.get("format_version")
+    if version != FORMAT_VERSION:
+        raise _refuse(
+            p,
+            f"format version {version} is not supported (this bnlab reads {FORMAT_VERSION}); "
+            "use the bnlab version that wrote it",
+        )
+    try:
+        s = structure_from_json(str(attrs["structure"]))
+        meta = json.loads(str(attrs["metadata"]))
+    except (KeyError, ValueError, TypeError, BNError) as exc:
+        raise _refuse(p, f"its structure or metadata attribute is invalid ({exc})") from None
+    kind = attrs.get("kind")
+    if kind not in ("dirichlet", "draws"):
+        raise _refuse(p, f"kind {kind!r} is neither 'dirichlet' nor 'draws'")
+    try:
+        coords = state_coords(s)
+    except StructureError as exc:
+        raise _refuse(p, str(exc)) from None
+    arrays: dict[str, NDArray[np.float64]] = {}
+    for v in s.variables:
+        if v not in root.data_vars:
+            raise _refuse(p, f"it has no parameters for variable {v!r}")
+        var = root[v]
+        dims = cpt_dims(s, v) if kind == "dirichlet" else ("chain", "draw", *cpt_dims(s, v))
+        if var.dims != dims:
+            raise _refuse(p, f"parameters of {v!r} have dims {var.dims}, expected {dims}")
+        for d in cpt_dims(s, v):
+            labels = [str(x) for x in root[d].values]
+            if labels != coords[d]:
+                raise _refuse(p, f"labels of dimension {d!r} are {labels}, expected {coords[d]}")
+        arrays[v] = np.asarray(var.values, dtype=np.float64)
+    from bnlab.posterior import Posterior
+
+    try:
+        return Posterior(
+            s,
+            alpha=arrays if kind == "dirichlet" else None,
+            draws=arrays if kind == "draws" else None,
+            prior=meta.get("prior", "custom"),
+            ess=meta.get("ess"),
+            backend=meta.get("backend", "unknown"),
+            n_rows=meta.get("n_rows", 0),
+            n_dropped=meta.get("n_dropped"),
+            sample_stats=stats_ds,
+            elapsed_s=meta.get("elapsed_s"),
+            attrs=meta.get("attrs"),
+        )
+    except (BNError, TypeError, ValueError) as exc:
+        raise _refuse(p, str(exc)) from None

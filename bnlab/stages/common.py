@@ -1,0 +1,121 @@
+"""Plumbing shared by the stages: argument parsing, atomic writes, the error boundary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bnlab.errors import BNError, DataError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(target.suffixes) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | os.PathLike[str], doc: Any) -> None:
+    """Write ``doc`` as indented, key-sorted JSON, atomically."""
+    write_text(path, json.dumps(_plain(doc), indent=2, sort_keys=True) + "\n")
+
+
+def write_frame(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
+    """Write a DataFrame as Parquet (``.parquet``) or CSV (``.csv``), atomically."""
+    with atomic_path(path) as tmp:
+        if str(path).endswith(".csv"):
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+
+
+def read_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a Parquet file written by :func:`write_frame`.
+
+    Raises
+    ------
+    DataError
+        The file is missing or unreadable.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"no such data file {str(p)!r}; run the stage that writes it first.")
+    try:
+        return pd.read_parquet(p)
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read {str(p)!r} as Parquet: {err}") from None
+
+
+def parser(name: str, description: str) -> argparse.ArgumentParser:
+    """A stage's argument parser with the common ``--params`` and ``--root`` options."""
+    p = argparse.ArgumentParser(prog=f"python -m bnlab.stages.{name}", description=description)
+    add_common(p)
+    return p
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Add ``--params`` (composed parameters) and ``--root`` (folder for relative paths)."""
+    p.add_argument("--params", default="params.yaml", help="composed parameters (params.yaml)")
+    p.add_argument(
+        "--root", default=".", help="folder that relative paths in the parameters start from"
+    )
+
+
+def report_error(err: BaseException) -> int:
+    """Print a bnlab error as one paragraph on stderr and return exit code 2."""
+    message = " ".join(str(err).split())
+    print(f"bnlab: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(
+    run: Callable[[argparse.Namespace], None],
+    build: Callable[[], argparse.ArgumentParser],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse ``argv``, run the stage, turn a :class:`BNError` into exit code 2."""
+    args = build().parse_args(argv)
+    try:
+        run(args)
+    except BNError as err:
+        return report_error(err)
+    return 0

@@ -1,0 +1,193 @@
+"""Stage ``evaluate``: audit, calibration, coverage and the vetting verdict on held-out rows."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from bnlab.config import ExperimentConfig, load_params
+from bnlab.network import BayesNet, Structure
+from bnlab.posterior import Posterior
+from bnlab.stages import common
+
+
+class Evaluation(NamedTuple):
+    """What the stage computes: flat metrics, the verdict, and the tables behind them."""
+
+    metrics: dict[str, float]
+    verdict: Any
+    calibration_curve: pd.DataFrame
+    audit: pd.DataFrame
+
+
+def heldout_loglik(net: BayesNet, data: pd.DataFrame) -> tuple[float, int]:
+    """Mean log-likelihood per complete held-out row under ``net``, and the number of rows."""
+    from bnlab.data import encode
+
+    codes = encode(data[list(net.variables)], net)
+    complete = np.all(codes >= 0, axis=1)
+    c = codes[complete].astype(np.int64)
+    if c.shape[0] == 0:
+        return float("nan"), 0
+    pos = {v: i for i, v in enumerate(net.variables)}
+    total: NDArray[np.float64] = np.zeros(c.shape[0])
+    with np.errstate(divide="ignore"):
+        for v in net.variables:
+            index = tuple(c[:, pos[p]] for p in net.parents[v]) + (c[:, pos[v]],)
+            total += np.log(net.cpt(v)[index])
+    return float(total.mean()), int(c.shape[0])
+
+
+def _point(value: Any) -> float:
+    """A metric value as a float (the mean where the metric carries an interval)."""
+    if isinstance(value, Mapping):
+        return float(value["mean"])
+    return float(value)
+
+
+def _calibration(
+    post: Posterior, test: pd.DataFrame, targets: list[str], cfg: ExperimentConfig, engine: Any
+) -> tuple[dict[str, dict[str, Any]], dict[str, float], pd.DataFrame]:
+    """Calibration of every target on the first ``evaluate.max_rows`` held-out rows."""
+    from bnlab import evaluate
+
+    rows = test.iloc[: cfg.evaluate.max_rows]
+    results: dict[str, dict[str, Any]] = {}
+    metrics: dict[str, float] = {}
+    curves = []
+    for target in targets:
+        cal = evaluate.calibration(
+            post,
+            rows,
+            target=target,
+            interval=cfg.evaluate.interval,
+            draws=cfg.evaluate.draws,
+            seed=cfg.seed,
+            engine=engine,
+        )
+        results[target] = {"ece": _point(cal["ece"])}
+        for key in ("ece", "mce", "brier", "log_loss", "auc"):
+            if key in cal:
+                metrics[f"calibration.{target}.{key}"] = _point(cal[key])
+        for key, band in dict(cal.get("intervals") or {}).items():
+            if key in ("ece", "brier", "log_loss"):
+                metrics[f"calibration.{target}.{key}_lower"] = float(band["lower"])
+                metrics[f"calibration.{target}.{key}_upper"] = float(band["upper"])
+        curve = pd.DataFrame(cal["curve"]).copy()
+        curve.insert(0, "target", target)
+        curves.append(curve)
+    columns = ("target", "bin", "count", "confidence", "frequency")
+    empty: dict[str, list[Any]] = {c: [] for c in columns}
+    table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(empty)
+    return results, metrics, table
+
+
+def evaluate_model(
+    cfg: ExperimentConfig,
+    structure: Structure,
+    post: Posterior,
+    test: pd.DataFrame,
+    truth: BayesNet | None,
+) -> Evaluation:
+    """Audit the structure, calibrate the targets, check coverage, and vet the model."""
+    from bnlab import evaluate
+
+    metrics: dict[str, float] = {}
+    audit = evaluate.independence_audit(structure, test, fdr=cfg.vetting.audit_fdr)
+    metrics["audit.tests"] = float(len(audit))
+    metrics["audit.rejected_share"] = float(evaluate.rejected_share(audit)) if len(audit) else 0.0
+    loglik, n_complete = heldout_loglik(post.mean(), test)
+    metrics["heldout.loglik_per_row"] = loglik
+    metrics["heldout.complete_rows"] = float(n_complete)
+    metrics["structure.edges"] = float(len(structure.edges))
+    from bnlab.infer import Engine
+
+    # one engine (one compiled plan over the same CPT draws) for calibration and coverage
+    engine = Engine(post, draws=cfg.evaluate.draws, seed=cfg.seed)
+    cal, cal_metrics, curve = _calibration(post, test, list(cfg.evaluate.targets), cfg, engine)
+    metrics.update(cal_metrics)
+    coverage = None
+    if truth is not None:
+        from bnlab.learn.metrics import edge_scores, shd
+
+        metrics["structure.shd"] = float(shd(structure, truth))
+        for key, value in edge_scores(structure, truth).items():
+            metrics[f"structure.{key}"] = float(value)
+        if set(structure.edges) == set(truth.edges):
+            coverage = evaluate.coverage(
+                post, truth, queries=200, draws=cfg.evaluate.draws, seed=cfg.seed, engine=engine
+            )
+            metrics["coverage.90"] = _coverage_90(coverage)
+    diagnostics = evaluate.mcmc_diagnostics(post)  # None for a conjugate posterior
+    if diagnostics is not None:
+        metrics.update({f"mcmc.{k}": float(v) for k, v in diagnostics.items()})
+    verdict = evaluate.vet(
+        audit=audit,
+        calibration=cal or None,
+        diagnostics=diagnostics,
+        coverage=coverage,
+        thresholds=asdict(cfg.vetting),
+    )
+    metrics["verdict.passed"] = float(verdict.passed)
+    return Evaluation(metrics, verdict, curve, audit)
+
+
+def _coverage_90(coverage: Any) -> float:
+    """Observed coverage of the 90% intervals from :func:`bnlab.evaluate.coverage`'s output."""
+    table = coverage.get("table") if isinstance(coverage, Mapping) else coverage
+    if isinstance(table, pd.DataFrame):
+        row = table.loc[np.isclose(table["level"].to_numpy(dtype=float), 0.9)]
+        return float(row["coverage"].iloc[0]) if len(row) else float("nan")
+    for key, value in dict(coverage).items():
+        if isinstance(key, (int, float)) and np.isclose(float(key), 0.9):
+            return float(value)
+    return float("nan")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments of ``python -m bnlab.stages.evaluate``."""
+    p = common.parser("evaluate", __doc__ or "")
+    p.add_argument("--test", required=True, help="input: held-out rows (.parquet)")
+    p.add_argument("--structure", required=True, help="input: the graph (.json)")
+    p.add_argument("--posterior", required=True, help="input: the posterior (.nc)")
+    p.add_argument("--metrics", required=True, help="output: flat metrics (.json)")
+    p.add_argument("--verdict", required=True, help="output: vetting verdict (.json)")
+    p.add_argument("--calibration", required=True, help="output: reliability curves (.csv)")
+    p.add_argument("--audit", required=True, help="output: independence audit (.csv)")
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
+    """Read the parameters and the fitted model; write metrics, verdict and tables."""
+    from bnlab.io import read_structure
+    from bnlab.posterior import load_posterior
+    from bnlab.stages.prepare import load_network
+
+    cfg = load_params(args.params, root=args.root)
+    test = common.read_frame(args.test)
+    structure = read_structure(args.structure)
+    post = load_posterior(args.posterior)
+    truth = None
+    if cfg.dataset.network is not None:
+        truth = load_network(cfg.dataset.network, Path(args.root))
+    out = evaluate_model(cfg, structure, post, test, truth)
+    common.write_frame(args.calibration, out.calibration_curve)
+    common.write_frame(args.audit, out.audit)
+    common.write_text(args.verdict, out.verdict.to_json())
+    common.write_json(args.metrics, out.metrics)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; exit code 2 on a bnlab error."""
+    return common.main(run, build_parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

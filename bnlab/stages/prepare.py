@@ -1,0 +1,156 @@
+"""Stage ``prepare``: simulate or load the data, then split off the held-out rows."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from bnlab.config import DatasetConfig, EvaluateConfig, load_params, resolve_path
+from bnlab.errors import DataError
+from bnlab.network import BayesNet
+from bnlab.stages import common
+
+
+class Prepared(NamedTuple):
+    """Training and held-out rows (Categorical columns), and the true network if simulated."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    truth: BayesNet | None
+
+
+def load_network(ref: str, root: Path) -> BayesNet:
+    """A network by example name or file path (relative to ``root``)."""
+    from bnlab.io import list_examples, load_example, read_network
+
+    if ref in list_examples():
+        return load_example(ref)
+    return read_network(resolve_path(ref, root))
+
+
+def _declared_states(d: DatasetConfig, root: Path) -> dict[str, list[str]]:
+    if d.schema:
+        return {str(k): [str(s) for s in v] for k, v in d.schema.items()}
+    if d.network is None:  # pragma: no cover - the config check requires one of them
+        raise DataError("file data need dataset.schema or dataset.network to declare states.")
+    net = load_network(d.network, root)
+    return {v: list(net.states[v]) for v in net.variables}
+
+
+def read_data_file(d: DatasetConfig, root: Path) -> pd.DataFrame:
+    """Read the user's CSV/Parquet file and type its columns with the declared states.
+
+    Raises
+    ------
+    DataError
+        A declared variable without a column, or a value that is not a declared state.
+    """
+    if d.path is None:  # pragma: no cover - the config check requires it
+        raise DataError("dataset.path is not set.")
+    path = resolve_path(d.path, root)
+    if path.suffix.lower() == ".csv":
+        raw = pd.read_csv(path, dtype=str, keep_default_na=True)
+    else:
+        raw = pd.read_parquet(path)
+    states = _declared_states(d, root)
+    missing = [v for v in states if v not in raw.columns]
+    if missing:
+        raise DataError(
+            f"{path}: no column for declared variable(s) {missing}; add the columns or remove "
+            "them from dataset.schema."
+        )
+    out = {}
+    for var, allowed in states.items():
+        col = raw[var]
+        text = col.astype("string")
+        bad = sorted(set(text.dropna().unique()) - set(allowed))
+        if bad:
+            raise DataError(
+                f"{path}: column {var!r} has value(s) {bad[:10]} outside its declared states "
+                f"{allowed}; fix the data or add the states to dataset.schema.{var}."
+            )
+        out[var] = pd.Categorical(text, categories=allowed)
+    return pd.DataFrame(out)
+
+
+def split(
+    frame: pd.DataFrame, test_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Random train/held-out split; both parts keep the original row order.
+
+    Raises
+    ------
+    DataError
+        Too few rows for both parts to be non-empty.
+    """
+    n = len(frame)
+    n_test = int(round(n * test_fraction))
+    if n_test < 1 or n_test >= n:
+        raise DataError(
+            f"cannot hold out {test_fraction:.0%} of {n} rows and keep both parts non-empty; "
+            "use more rows or another evaluate.test_fraction."
+        )
+    rng = np.random.default_rng(seed)
+    is_test = np.zeros(n, dtype=bool)
+    is_test[rng.choice(n, size=n_test, replace=False)] = True
+    train = frame.loc[~is_test].reset_index(drop=True)
+    test = frame.loc[is_test].reset_index(drop=True)
+    return train, test
+
+
+def prepare(dataset: DatasetConfig, evaluate: EvaluateConfig, root: Path) -> Prepared:
+    """Simulate (``source: network``) or read (``source: file``) the data and split them."""
+    from bnlab.sampling import sample
+
+    truth: BayesNet | None = None
+    if dataset.source == "network":
+        if dataset.network is None:  # pragma: no cover - the config check requires it
+            raise DataError("dataset.network is not set.")
+        truth = load_network(dataset.network, root)
+        frame = sample(truth, dataset.rows, seed=dataset.seed, missing=dataset.missing)
+        if not isinstance(frame, pd.DataFrame):  # pragma: no cover - as_codes=False
+            raise DataError("sampling returned codes instead of a DataFrame")
+    else:
+        frame = read_data_file(dataset, root)
+        if dataset.network is not None:
+            truth = load_network(dataset.network, root)
+    train, test = split(frame, evaluate.test_fraction, evaluate.split_seed)
+    return Prepared(train, test, truth)
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """A short SHA-256 of a frame's values and column names (stable across runs)."""
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments of ``python -m bnlab.stages.prepare``."""
+    p = common.parser("prepare", __doc__ or "")
+    p.add_argument("--train", required=True, help="output: training rows (.parquet)")
+    p.add_argument("--test", required=True, help="output: held-out rows (.parquet)")
+    return p
+
+
+def run(args: argparse.Namespace) -> None:
+    """Read the parameters, prepare the data, write both splits."""
+    cfg = load_params(args.params, root=args.root)
+    out = prepare(cfg.dataset, cfg.evaluate, Path(args.root))
+    common.write_frame(args.train, out.train)
+    common.write_frame(args.test, out.test)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; exit code 2 on a bnlab error."""
+    return common.main(run, build_parser, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

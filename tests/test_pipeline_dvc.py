@@ -1,0 +1,178 @@
+"""The DVC pipeline with the real tools, in a fresh temporary git repository (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+#: a small, fast default experiment for the copy of conf/: asia, 1500 rows. It goes into
+#: conf/ (not only params.yaml) because `dvc exp run -S` composes conf/ afresh.
+SMALL = """# @package _global_
+defaults:
+  - override /dataset: asia
+dataset:
+  rows: 1500
+evaluate:
+  draws: 50
+tracking:
+  enabled: false
+"""
+STAGES = ("prepare", "learn", "fit", "evaluate", "report")
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(tmp / "dvc-site-cache"),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "JAX_PLATFORMS": "cpu",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        args, cwd=cwd, env=_env(cwd.parent), capture_output=True, text=True, timeout=900
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"{args} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "dvc", *args], cwd, check)
+
+
+def make_project(tmp: Path, experiment: str = SMALL) -> Path:
+    """A fresh git repo holding bnlab, conf/ (default experiment: ``experiment``), dvc.yaml
+    and the params.yaml that conf/ composes to."""
+    from bnlab.cli import compose_params
+
+    repo = tmp / "project"
+    repo.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "bnlab", repo / "bnlab", ignore=ignore)
+    shutil.copytree(ROOT / "conf", repo / "conf", ignore=ignore)
+    shutil.copytree(ROOT / ".dvc", repo / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy2(ROOT / name, repo / name)
+    (repo / "conf" / "experiment" / "pipeline_test.yaml").write_text(experiment)
+    config = repo / "conf" / "config.yaml"
+    text = config.read_text()
+    assert "  - experiment: null\n" in text
+    config.write_text(text.replace("  - experiment: null\n", "  - experiment: pipeline_test\n"))
+    compose_params(repo / "params.yaml", config_dir=repo / "conf")
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "project"], repo)
+    return repo
+
+
+def stages_run(output: str) -> list[str]:
+    return [s for s in STAGES if f"Running stage '{s}'" in output]
+
+
+def test_committed_pipeline_files_are_consistent() -> None:
+    doc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    assert list(doc["stages"]) == list(STAGES)
+    for name, stage in doc["stages"].items():
+        module = "bnlab.cli report" if name == "report" else f"bnlab.stages.{name}"
+        assert module in stage["cmd"]
+        for dep in stage["deps"]:
+            if not dep.startswith("experiments/"):
+                assert (ROOT / dep).exists(), f"stage {name}: dep {dep} does not exist"
+    config = (ROOT / ".dvc" / "config").read_text()
+    assert "enabled = true" in config and "remote = local" in config
+
+
+@pytest.mark.slow
+def test_dvc_repro_exp_run_metrics_and_plots(tmp_path: Path) -> None:
+    repo = make_project(tmp_path)
+    out = repo / "experiments" / "default"
+
+    first = dvc("repro", cwd=repo)
+    assert stages_run(first.stdout) == list(STAGES), first.stdout
+    for rel in (
+        "data/train.parquet", "data/test.parquet", "structure.json", "posterior.nc",
+        "network.json", "metrics.json", "verdict.json", "calibration.csv", "audit.csv",
+    ):  # fmt: skip
+        assert (out / rel).is_file(), rel
+    assert (repo / "reports" / "default" / "index.html").is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["heldout.complete_rows"] == 300.0  # 20% of 1500 held out
+    assert (repo / "dvc.lock").is_file()
+
+    second = dvc("repro", cwd=repo)
+    assert stages_run(second.stdout) == [], second.stdout
+
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "run"], repo)
+
+    # prior.ess only: fit and what follows rerun, prepare and learn do not
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["prior"]["ess"] = 10.0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    third = dvc("repro", cwd=repo)
+    assert stages_run(third.stdout) == ["fit", "evaluate", "report"], third.stdout
+    run(["git", "checkout", "-q", "--", "."], repo)  # params.yaml, dvc.lock, metrics back
+    dvc("checkout", cwd=repo)
+    assert stages_run(dvc("repro", cwd=repo).stdout) == []
+
+    # dvc exp run -S composes conf/ (Hydra) with the override and records an experiment
+    exp = dvc("exp", "run", "-S", "prior.ess=10", "-n", "ess10", cwd=repo)
+    assert "Running stage 'fit'" in exp.stdout and "Running stage 'prepare'" not in exp.stdout
+    assert yaml.safe_load((repo / "params.yaml").read_text())["prior"]["ess"] == 10
+    diff = dvc("metrics", "diff", "--json", cwd=repo)
+    changed = json.loads(diff.stdout)
+    assert any("heldout.loglik_per_row" in keys for keys in changed.values()), diff.stdout
+    shown = dvc("exp", "show", "--json", cwd=repo)
+    assert "ess10" in shown.stdout
+
+    table = dvc("metrics", "show", cwd=repo)
+    assert "heldout.loglik_per_row" in table.stdout
+    plots = dvc("plots", "show", "--json", cwd=repo)
+    assert "calibration.csv" in plots.stdout
+    html = dvc("plots", "show", "-o", str(tmp_path / "plots"), cwd=repo)
+    assert (tmp_path / "plots" / "index.html").is_file(), html.stdout
+
+    # the local default remote works out of the box
+    dvc("push", cwd=repo)
+    shutil.rmtree(repo / ".dvc" / "cache")
+    (out / "posterior.nc").unlink()
+    dvc("pull", cwd=repo)
+    assert (out / "posterior.nc").is_file()
+
+
+@pytest.mark.slow
+def test_failing_stage_reports_the_error_and_keeps_outputs(tmp_path: Path) -> None:
+    repo = make_project(tmp_path)
+    dvc("repro", "fit", cwd=repo)
+    before = (repo / "experiments" / "default" / "posterior.nc").read_bytes()
+    # a failure inside the stage's work (not only in its config): a corrupt structure file
+    structure = repo / "experiments" / "default" / "structure.json"
+    good = structure.read_text()
+    structure.write_text("{not json")
+    failed = dvc("repro", "-s", "fit", cwd=repo, check=False)
+    assert failed.returncode != 0 and "bnlab: error:" in failed.stderr, failed.stderr
+    assert (repo / "experiments" / "default" / "posterior.nc").read_bytes() == before
+    structure.write_text(good)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["backend"]["name"] = "stan"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    failed = dvc("repro", "-s", "fit", cwd=repo, check=False)
+    assert failed.returncode != 0
+    assert "backend.name='stan' is not one of" in failed.stderr + failed.stdout
+    assert (repo / "experiments" / "default" / "posterior.nc").read_bytes() == before

@@ -1,0 +1,135 @@
+"""``mlflow models serve`` on the registered champion answers like the engine, over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_registry_helpers import (
+    CHILD_ENV,
+    TARGET,
+    engine_answer,
+    evidence_frame,
+    fit_asia,
+    free_port,
+    post_json,
+    served_columns,
+    split_payload,
+    verdict,
+)
+
+from bnlab.registry import promote, register
+
+pytestmark = [
+    pytest.mark.slow,  # starts a server process: ~30-60 s on 2 cores
+    # MLflow 3.17's SQL store still uses an option SQLAlchemy 2.1 deprecates (not our code)
+    pytest.mark.filterwarnings(
+        "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
+    ),
+    # importing mlflow.pyfunc warns about its own chat-agent type hints (not our code)
+    pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
+    # MLflow's input-example writer does `columns == range(...)`, which pandas 3.1 deprecates
+    pytest.mark.filterwarnings(
+        "ignore:Operation with range is deprecated:pandas.errors.Pandas4Warning"
+    ),
+]
+
+NAME = "asia-served"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A champion in a SQLite registry, served by a real ``mlflow models serve`` process."""
+    root = tmp_path_factory.mktemp("serve")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    net, post = fit_asia()
+    reg = register(post, NAME, verdict(True), tracking_uri=uri, targets=[TARGET])
+    promote(NAME, reg.version, tracking_uri=uri)
+    port = free_port()
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        **CHILD_ENV,
+        "MLFLOW_TRACKING_URI": uri,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+    }
+    cmd = [str(Path(bin_dir) / "mlflow"), "models", "serve", "-m", f"models:/{NAME}@champion",
+           "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]  # fmt: skip
+    log = (root / "server.log").open("w")
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {(root / 'server.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/ping", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not up: {(root / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield {"url": f"{base}/invocations", "net": net, "post": post}
+    finally:  # always stop the server (and its workers: the whole process group)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()
+
+
+def _frame(body: Any) -> pd.DataFrame:
+    return pd.DataFrame(body["predictions"])
+
+
+def test_single_rows_over_http_equal_the_engine(server: dict[str, Any]) -> None:
+    net, post = server["net"], server["post"]
+    evidence = evidence_frame(net, 3)
+    for i in range(3):
+        row = evidence.iloc[[i]]
+        status, body = post_json(server["url"], split_payload(row, {"interval": 0.8}))
+        assert status == 200, body
+        got = served_columns(_frame(body), net.states[TARGET])
+        for g, w in zip(got, engine_answer(post, row, 0.8), strict=True):
+            np.testing.assert_allclose(g, w, atol=1e-6, rtol=0)
+
+
+def test_a_1000_row_batch_is_answered_in_one_request(server: dict[str, Any]) -> None:
+    net, post = server["net"], server["post"]
+    evidence = evidence_frame(net, 1000, seed=5)
+    status, body = post_json(server["url"], split_payload(evidence))
+    assert status == 200, body
+    out = _frame(body)
+    assert len(out) == 1000
+    for g, w in zip(
+        served_columns(out, net.states[TARGET]), engine_answer(post, evidence), strict=True
+    ):
+        np.testing.assert_allclose(g, w, atol=1e-6, rtol=0)
+
+
+def test_bad_requests_are_refused_with_the_reason(server: dict[str, Any]) -> None:
+    status, body = post_json(server["url"], split_payload(pd.DataFrame({"smoke": ["maybe"]})))
+    assert status >= 400 and "not a state" in str(body)
+    status, body = post_json(
+        server["url"], split_payload(pd.DataFrame({"smoke": ["yes"]}), {"interval": 2.0})
+    )
+    assert status >= 400 and "interval" in str(body)
