@@ -5,7 +5,7 @@ UV = $(shell scripts/ensure-uv.sh)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: env run test test-fast lint slow bench
+.PHONY: env run test test-fast lint slow browser
 
 env:
 	$(UV) sync --frozen --all-extras
@@ -18,7 +18,13 @@ lint: env
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-test-fast: env
+# headless Chromium renders the HTML report in its test (Debian's package; root installs it)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	  || (sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null)
+
+test-fast: env browser
 	$(UV) run --frozen pytest -m "not slow" -q
 
 slow: env

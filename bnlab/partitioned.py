@@ -250,7 +250,7 @@ def connect(address: str | None, timeout: float = 10.0) -> Any:
                 "tcp://host:8786) or a running dask.distributed Client."
             ) from None
     try:
-        return Client(address, timeout=f"{timeout}s")
+        return Client(address, timeout=f"{timeout}s")  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as err:
         raise ConfigError(
             f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({err}). "

@@ -56,7 +56,7 @@ def observed_row(engine: Engine, evidence: Any, target: str) -> NDArray[np.int32
             f"the target {target!r} is observed in the evidence row; remove it — an "
             "explanation says how the other evidence moves the target."
         )
-    return codes[0]
+    return np.asarray(codes[0], dtype=np.int32)
 
 
 def coalition_values(
