@@ -120,6 +120,8 @@ def main() -> None:
             "mean_kl": mean_kl(truth, em_cpts),
         }
     )
+    for row in rows:
+        print(json.dumps(row), flush=True)
     for backend in args.backends.split(","):
         rows.append(run_backend(backend, truth, df, args))
         print(json.dumps(rows[-1]), flush=True)

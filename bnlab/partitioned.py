@@ -277,18 +277,86 @@ def dask_family_counts(
     s = as_structure(structure)
     files = parquet_files(source)
     check_partitions(files, s)
+    own = client is None and address is not None
     client = client if client is not None else connect(address)
     payload = dumps(structure_to_dict(s))
     fams = {k: list(v) for k, v in families.items()} if families is not None else None
-    futures = client.map(
-        _file_counts,
-        [str(f) for f in files],
-        structure_json=payload,
-        families=fams,
-        batch_rows=batch_rows,
-        pure=False,
-    )
-    total = codes_counts(np.zeros((0, len(s.variables)), dtype=np.int8), s, families)
-    for part in client.gather(futures):
-        total = add_counts(total, part)
+    try:
+        futures = client.map(
+            _file_counts,
+            [str(f) for f in files],
+            structure_json=payload,
+            families=fams,
+            batch_rows=batch_rows,
+            pure=False,
+        )
+        total = codes_counts(np.zeros((0, len(s.variables)), dtype=np.int8), s, families)
+        for part in client.gather(futures):
+            total = add_counts(total, part)
+    finally:
+        if own:  # a client this call opened is closed again; a caller's is left alone
+            client.close()
     return total
+
+
+def _partition_counts(frame: Any, structure_json: str) -> Counts:
+    from bnlab.data import encode
+    from bnlab.io.json_format import loads, structure_from_dict
+
+    s = structure_from_dict(loads(structure_json, "<task>", ("bnlab.structure",)), "<task>")
+    counts = codes_counts(encode(frame[list(s.variables)], s), s)
+    counts["__rows__"] = np.array([len(frame)], dtype=np.int64)
+    return counts
+
+
+def dask_frame_counts(frame: Any, structure: Structure | BayesNet) -> tuple[Counts, int]:
+    """Family counts of a Dask DataFrame, one task per partition; also the row count."""
+    import dask
+
+    from bnlab.io.json_format import dumps, structure_to_dict
+
+    s = as_structure(structure)
+    payload = dumps(structure_to_dict(s))
+    tasks = [dask.delayed(_partition_counts)(part, payload) for part in frame.to_delayed()]  # type: ignore[attr-defined]
+    total = codes_counts(np.zeros((0, len(s.variables)), dtype=np.int8), s)
+    rows = 0
+    for part in dask.compute(*tasks):  # type: ignore[attr-defined,no-untyped-call]
+        rows += int(part.pop("__rows__")[0])
+        total = add_counts(total, part)
+    return total, rows
+
+
+def partitioned_counts(
+    data: Any,
+    structure: Structure | BayesNet,
+    *,
+    compute: str = "local",
+    scheduler: str | None = None,
+    batch_rows: int = 1_000_000,
+) -> tuple[Counts, int]:
+    """Family counts and row count of partitioned data, locally chunked or on Dask.
+
+    Parameters
+    ----------
+    data
+        A Parquet folder, glob, file or list of files, or a Dask DataFrame.
+    structure
+        Variables, states and families.
+    compute
+        ``"local"``: stream record batches in this process; ``"dask"``: one task per file
+        on the scheduler at ``scheduler`` (or the running client).
+    scheduler
+        Dask scheduler address for ``compute="dask"``.
+    batch_rows
+        Rows per streamed batch.
+    """
+    s = as_structure(structure)
+    if type(data).__module__.split(".")[0] == "dask":
+        return dask_frame_counts(data, s)
+    if compute not in ("local", "dask"):
+        raise ConfigError(f"compute must be 'local' or 'dask', got {compute!r}.")
+    files = parquet_files(data)
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    if compute == "dask":
+        return dask_family_counts(files, s, address=scheduler, batch_rows=batch_rows), rows
+    return chunked_family_counts(files, s, batch_rows=batch_rows), rows

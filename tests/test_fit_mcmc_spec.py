@@ -88,3 +88,19 @@ def test_convergence_warning_states_the_numbers() -> None:
         warn_if_poor(bad, "test")
     # the analytic MCSE of a mean of independent draws is sd / sqrt(n)
     assert diag.mcse_mean["x"] == pytest.approx(np.full(3, 1 / np.sqrt(4000)), rel=0.1)
+
+
+def test_too_large_missing_component_is_refused() -> None:
+    names = [f"X{i}" for i in range(12)]
+    s = bnlab.Structure(
+        names,
+        dict.fromkeys(names, ("a", "b", "c", "d")),
+        {names[i]: (names[i - 1],) for i in range(1, 12)},
+    )
+    codes = np.zeros((3, 12), dtype=np.int8)
+    codes[0, :11] = -1  # X0..X10 summed out together: 4**11 joint states
+    with pytest.raises(BackendError, match="4194304 joint states"):
+        build_spec(s, codes, prior_alpha(s, "k2"))
+    codes[0, :5] = 0  # X5..X10 only: 4**6 states, fine
+    spec = build_spec(s, codes, prior_alpha(s, "k2"))
+    assert [b.missing for b in spec.blocks] == [tuple(names[5:11])]

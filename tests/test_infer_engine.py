@@ -201,6 +201,9 @@ def test_posterior_marginals_are_per_draw(post_engine: Engine, posterior: Poster
         np.testing.assert_allclose(m["lung"][k], ref["lung"], atol=1e-12)
     point = post_engine.marginals(rows, point=True)
     assert point["lung"].shape == (2, 2)
+    # the same draws given by hand (e.g. from MCMC) give the same answers
+    by_hand = Engine.from_draws(posterior.structure, d).log_prob(rows)
+    np.testing.assert_allclose(by_hand, m.log_prob, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["eti", "hdi"])

@@ -99,12 +99,32 @@ def test_unreachable_scheduler_fails_fast() -> None:
         connect("tcp://127.0.0.1:9", timeout=2)
 
 
-def test_dask_local_cluster_counts_equal_in_memory(
+def assert_same_posterior(a: bnlab.Posterior, b: bnlab.Posterior) -> None:
+    assert a.n_rows == b.n_rows
+    assert dict(a.n_dropped) == dict(b.n_dropped)
+    for v in a.structure.variables:
+        np.testing.assert_array_equal(a.alpha[v], b.alpha[v])
+
+
+def test_fit_on_parquet_glob_equals_in_memory_fit(
     asia_parts: tuple[bnlab.BayesNet, pd.DataFrame, Path],
 ) -> None:
+    net, df, folder = asia_parts
+    expected = bnlab.fit(net.structure, df, prior="bdeu", ess=2.0)
+    got = bnlab.fit(
+        net.structure, str(folder / "part-*.parquet"), prior="bdeu", ess=2.0, batch_rows=333
+    )
+    assert_same_posterior(got, expected)
+
+
+def test_dask_local_cluster_equals_in_memory(
+    asia_parts: tuple[bnlab.BayesNet, pd.DataFrame, Path],
+) -> None:
+    import dask.dataframe as dd
     from distributed import Client, LocalCluster
 
     net, df, folder = asia_parts
+    expected = bnlab.fit(net.structure, df)
     with (
         LocalCluster(
             n_workers=2,
@@ -116,6 +136,10 @@ def test_dask_local_cluster_counts_equal_in_memory(
         Client(cluster) as client,
     ):
         got = dask_family_counts(folder, net, client=client, batch_rows=700)
+        post = bnlab.fit(net.structure, folder, compute="dask", scheduler=cluster.scheduler_address)
+        frame_post = bnlab.fit(net.structure, dd.read_parquet(str(folder)))
     for v, counts in in_memory(net, df).items():
         np.testing.assert_array_equal(got[v], counts)
         assert got[v].dtype == np.int64
+    assert_same_posterior(post, expected)
+    assert_same_posterior(frame_post, expected)

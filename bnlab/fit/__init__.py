@@ -114,6 +114,19 @@ def _parquet_codes(data: str | os.PathLike[str], s: Structure) -> NDArray[np.sig
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 
+def is_partitioned(data: Any) -> bool:
+    """Whether ``data`` is a Parquet location (path, glob, list) or a Dask DataFrame."""
+    if isinstance(data, (str, os.PathLike)):
+        return True
+    if (
+        isinstance(data, (list, tuple))
+        and data
+        and all(isinstance(x, (str, os.PathLike)) for x in data)
+    ):
+        return True
+    return type(data).__module__.split(".")[0] == "dask"
+
+
 def as_codes(data: Any, structure: Structure | BayesNet) -> NDArray[np.signedinteger]:
     """Integer codes of ``data`` for ``structure``, validated.
 
@@ -179,7 +192,11 @@ def fit(
     alpha
         Pseudo-count per cell of the ``"uniform"`` prior.
     **backend_options
-        Passed to the backend.
+        Passed to the backend. With the conjugate backend and partitioned data (a Parquet
+        folder, glob or list of files, or a Dask DataFrame) the counts are streamed in
+        bounded memory: ``compute="local"`` (default) or ``"dask"`` with
+        ``scheduler="tcp://host:8786"`` (or a running client), and ``batch_rows``; see
+        :func:`bnlab.partitioned.partitioned_counts`.
 
     Returns
     -------
@@ -210,6 +227,17 @@ def fit(
     else:
         pseudo = prior_alpha(s, prior, ess=ess, alpha=alpha)
         desc = describe_prior(prior, ess, alpha)
+    if backend == "conjugate" and is_partitioned(data):
+        # counts add across partitions: stream or distribute them, never load all rows
+        from bnlab.fit.conjugate import posterior_from_counts
+        from bnlab.partitioned import partitioned_counts
+
+        counts, n_rows = partitioned_counts(data, s, **backend_options)
+        empty = np.zeros((0, len(s.variables)), dtype=np.int8)
+        inputs = FitInput(s, empty, pseudo, desc["prior"], desc.get("ess"))
+        post = posterior_from_counts(inputs, counts, n_rows)
+        post.elapsed_s = time.perf_counter() - start
+        return post
     codes = as_codes(data, s)
     inputs = FitInput(s, codes, pseudo, desc["prior"], desc.get("ess"))
     post = fn(inputs, **backend_options)

@@ -8,7 +8,11 @@ per family in ``Posterior.n_dropped``); use an MCMC backend to use them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from bnlab.counts import family_counts
 from bnlab.errors import BackendError
@@ -30,13 +34,26 @@ def fit_conjugate(inputs: FitInput, **options: Any) -> Posterior:
             "choose an MCMC backend ('numpyro', 'pymc')."
         )
     counts = family_counts(inputs.codes, inputs.structure)
-    post_alpha = {v: inputs.alpha[v] + counts[v].counts for v in inputs.structure.variables}
+    return posterior_from_counts(
+        inputs, {v: c.counts for v, c in counts.items()}, int(inputs.codes.shape[0])
+    )
+
+
+def posterior_from_counts(
+    inputs: FitInput, counts: Mapping[str, NDArray[np.int64]], n_rows: int
+) -> Posterior:
+    """``Dirichlet(alpha + counts)`` per row, from family counts however they were made.
+
+    ``inputs.codes`` is not used (the partitioned paths count without materialising
+    codes); rows dropped per family are ``n_rows`` minus the family's total count.
+    """
+    s = inputs.structure
     return Posterior(
-        inputs.structure,
-        alpha=post_alpha,
+        s,
+        alpha={v: inputs.alpha[v] + counts[v] for v in s.variables},
         prior=inputs.prior,
         ess=inputs.ess,
         backend="conjugate",
-        n_rows=int(inputs.codes.shape[0]),
-        n_dropped={v: c.n_dropped for v, c in counts.items()},
+        n_rows=int(n_rows),
+        n_dropped={v: int(n_rows - int(counts[v].sum())) for v in s.variables},
     )

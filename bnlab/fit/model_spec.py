@@ -44,7 +44,7 @@ from bnlab.network import Structure
 PriorKind = Literal["dirichlet", "hierarchical"]
 
 #: Largest joint state space of one component of missing variables that is summed out.
-MAX_COMPONENT_STATES = 65_536
+MAX_COMPONENT_STATES = 1_048_576
 
 
 @dataclass(frozen=True)
