@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "bnlab.report.cli",
     "export": "bnlab.registry_cli",
     "promote": "bnlab.registry_cli",
+    "monitor": "bnlab.monitor_cli",
 }
 
 

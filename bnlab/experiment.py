@@ -146,7 +146,11 @@ def _hydra_context() -> tuple[Path | None, str, str]:
         hc = HydraConfig.get()
     except (ImportError, ValueError):
         return None, "0", ""
-    job_num = str(getattr(hc.job, "num", 0) or 0)
+    from omegaconf import OmegaConf
+
+    # hydra.job.num is MISSING outside a sweep
+    node: Any = hc
+    job_num = str(OmegaConf.select(node, "job.num", default=0, throw_on_missing=False) or 0)
     return Path(hc.runtime.output_dir), job_num, " ".join(hc.overrides.task)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -135,3 +138,51 @@ def test_bad_input(reference: tuple[bnlab.BayesNet, Monitor, pd.DataFrame]) -> N
         drift(monitor.post, train.head(10), thresholds={"nonsense": 1.0})
     with pytest.raises(BNError, match="non-empty DataFrame"):
         monitor.check(train.head(0))
+
+
+def test_monitor_command_and_thresholds_file(tmp_path: Path) -> None:
+    import yaml
+
+    from bnlab.monitor import DEFAULT_THRESHOLDS
+
+    conf = Path(__file__).resolve().parents[1] / "conf" / "monitor" / "default.yaml"
+    shipped = yaml.safe_load(conf.read_text())
+    assert set(shipped) == set(DEFAULT_THRESHOLDS)
+    for key, value in shipped.items():
+        assert value == pytest.approx(DEFAULT_THRESHOLDS[key], rel=1e-6)
+
+    net = bnlab.load_example("asia")
+    post = bnlab.fit(net.structure, bnlab.sample(net, n=2_000, seed=0))
+    post.save(tmp_path / "post.nc")
+    bnlab.sample(net, n=300, seed=1).to_parquet(tmp_path / "ok.parquet")
+    shifted = net.with_cpts({"smoke": [0.95, 0.05]})
+    bnlab.sample(shifted, n=300, seed=2).to_parquet(tmp_path / "bad.parquet")
+    exe = [sys.executable, "-m", "bnlab.cli", "monitor", str(tmp_path / "post.nc")]
+    ok = subprocess.run(
+        [
+            *exe,
+            str(tmp_path / "ok.parquet"),
+            "--out",
+            str(tmp_path / "ok.json"),
+            "--thresholds",
+            str(conf),
+            "--fail-on-alert",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((tmp_path / "ok.json").read_text())["alert"] is False
+    bad = subprocess.run(
+        [*exe, str(tmp_path / "bad.parquet"), "--fail-on-alert"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 1 and "smoke" in bad.stdout
+    missing = subprocess.run(
+        [*exe, str(tmp_path / "nope.parquet")], capture_output=True, text=True, check=False
+    )
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr
