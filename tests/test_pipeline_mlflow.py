@@ -107,3 +107,23 @@ def test_sweep_of_2x2_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> 
         assert {"posterior.nc", "metrics.json", "network.json"} <= _artifacts(client, r.info.run_id)
     spans = sorted((r.info.start_time, r.info.end_time) for r in children)
     assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)), "no jobs overlapped"
+
+
+@pytest.mark.slow
+def test_single_run_console_script_tracks_into_the_embedded_store(tmp_path: Path) -> None:
+    env = {**os.environ, "BNLAB_CONFIG_DIR": str(CONF), "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bnlab.experiment", *SMALL],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "bnlab: run finished: passed=" in done.stdout
+    (run_dir,) = (tmp_path / "experiments" / "default" / "runs").iterdir()
+    assert (run_dir / "posterior.nc").is_file() and (run_dir / ".hydra" / "config.yaml").is_file()
+    client = _client(store_uri(None, tmp_path))
+    (run,) = client.search_runs([client.get_experiment_by_name("bnlab").experiment_id])
+    assert run.info.status == "FINISHED" and run.data.tags["bnlab.output"] == str(run_dir)
