@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from bnlab.errors import BNError, EvidenceError, ImpossibleEvidenceError
 from bnlab.infer.evidence import Evidence, encode_evidence, likelihoods, soft_evidence
 from bnlab.infer.intervals import delta_query, sampled_interval
-from bnlab.infer.plan import Plan, compile_plan
+from bnlab.infer.plan import Plan, shared_plan
 from bnlab.infer.run import cpt_offsets, flatten_cpts, jitted
 from bnlab.network import BayesNet, Structure
 
@@ -110,7 +110,7 @@ class Engine:
                 "use Engine.from_draws(structure, draws) for a dict of CPT draws."
             )
         self.structure: Structure = structure
-        self.plan: Plan = compile_plan(structure, order=order)
+        self.plan: Plan = shared_plan(structure, order)
         self._mean_flat = flatten_cpts(self.plan, self.network.cpts).astype(self.dtype)
         self._draws_flat: NDArray[Any] | None = None
         if self.posterior is not None:

@@ -21,6 +21,7 @@ treewidth, as TensorInference.jl does).
 
 from __future__ import annotations
 
+import functools
 import string
 from dataclasses import dataclass
 from math import prod
@@ -287,3 +288,14 @@ def compile_plan(structure: Structure | BayesNet, order: str = "auto") -> Plan:
         flops=float(sum(st.flops for st in steps)),
         largest=max(st.size for st in steps),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def shared_plan(structure: Structure, order: str = "auto") -> Plan:
+    """The plan of a structure, shared by every engine over that structure in a process.
+
+    Compiled kernels are cached per plan object (see :func:`bnlab.infer.run.jitted`), so
+    engines built on equal structures — a refitted posterior, a network with other CPTs —
+    reuse one compilation instead of paying XLA's compile time again.
+    """
+    return compile_plan(structure, order=order)
