@@ -5,12 +5,21 @@ UV = $(shell scripts/ensure-uv.sh)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: env run test test-fast lint slow browser
+.PHONY: env run quickstart test test-fast lint slow browser
 
 env:
 	$(UV) sync --frozen --all-extras
 
+# the default experiment (ALARM, conjugate posterior) through the DVC pipeline
 run: env
+	$(UV) run --frozen bnlab compose --check
+	$(UV) run --frozen dvc repro
+	$(UV) run --frozen dvc metrics show
+	@echo "report:  reports/default/index.html"
+	@echo "metrics: experiments/default/metrics.json   verdict: experiments/default/verdict.json"
+
+# a first look without the pipeline: sample ALARM, fit, print CPT entries with intervals
+quickstart: env
 	$(UV) run --frozen python -m bnlab.quickstart
 
 lint: env

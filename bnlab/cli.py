@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``bnlab``."""
+    common.use_compile_cache()
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)

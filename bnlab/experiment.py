@@ -378,6 +378,7 @@ def _task(cfg: Any) -> dict[str, Any] | None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script ``bnlab-experiment``: validate every job, then hand over to Hydra."""
+    common.use_compile_cache()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         conf = config_dir()
