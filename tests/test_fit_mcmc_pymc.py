@@ -41,7 +41,8 @@ def _value_point(model: object, point: dict[str, np.ndarray]) -> dict[str, np.nd
 
 
 @pytest.mark.parametrize(
-    "prior", ["dirichlet", pytest.param("hierarchical", marks=pytest.mark.slow)]
+    "prior",
+    ["dirichlet", pytest.param("hierarchical", marks=[pytest.mark.slow, pytest.mark.heavy])],
 )
 def test_pymc_and_numpyro_log_densities_agree(asia: bnlab.BayesNet, prior: str) -> None:
     """Both backends build the same density from the spec: compare at random points."""
@@ -98,6 +99,7 @@ def test_pymc_bad_sampler(asia: bnlab.BayesNet) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 def test_pymc_own_nuts_on_missing_data() -> None:
     s = bnlab.Structure(["A", "B"], {"A": ("0", "1"), "B": ("0", "1")}, {"B": ("A",)})
     rng = np.random.default_rng(5)

@@ -28,6 +28,7 @@ MCSE_MULTIPLE = 5.0
 SBC_LEVEL = 0.001
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("backend", ["numpyro", "pymc"])
 def test_alarm_complete_data_matches_conjugate(backend: str) -> None:
     net = bnlab.read_network(network_path("alarm"))
@@ -115,6 +116,7 @@ def test_simulation_based_calibration(missing: float) -> None:
     assert _uniformity_p(_ranks(theta, np.stack(over, axis=1)), 200) < SBC_LEVEL
 
 
+@pytest.mark.heavy
 def test_child_missing_cells_recover_truth() -> None:
     net = bnlab.read_network(network_path("child"))
     df = bnlab.sample(net, 2000, seed=5, missing=0.2)
