@@ -9,7 +9,6 @@ itself or as ``"module:function"`` text, imported only when first used (so ``"nu
 
 from __future__ import annotations
 
-import glob
 import importlib
 import os
 import sys
@@ -105,12 +104,9 @@ def get_backend(name: str) -> Backend:
 
 def _parquet_codes(data: str | os.PathLike[str], s: Structure) -> NDArray[np.signedinteger]:
     from bnlab.parquet import read_parquet
+    from bnlab.partitioned import parquet_files
 
-    pattern = str(data)
-    paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-    if not paths:
-        raise DataError(f"no Parquet files match {pattern!r}; check the path or glob.")
-    parts = [encode(read_parquet(p), s) for p in paths]
+    parts = [encode(read_parquet(p), s) for p in parquet_files(data)]
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bnlab.evaluate.audit import AUDIT_COLUMNS
 from bnlab.network import BayesNet, Structure, as_structure
 from bnlab.report import figures
 from bnlab.report import html as h
@@ -295,24 +296,8 @@ def audit_section(audit: pd.DataFrame | None, *, max_rows: int = 300) -> h.Secti
         return h.Section("audit", title, h.not_run("the independence audit (evaluate)."))
     frame = audit.sort_values("q", kind="stable").reset_index(drop=True)
     rejected = frame["rejected"].astype(bool).to_numpy()
-    cols = [
-        c
-        for c in (
-            "x",
-            "y",
-            "given",
-            "statistic",
-            "dof",
-            "p",
-            "q",
-            "cmi",
-            "cmi_lower",
-            "cmi_upper",
-            "n",
-            "rejected",
-        )
-        if c in frame.columns
-    ]
+    # the audit's own columns, less the prose statement (x, y and given show it)
+    cols = [c for c in AUDIT_COLUMNS if c != "statement" and c in frame.columns]
     body = h.paragraph(
         f"{len(frame)} independencies implied by the graph were tested; {int(rejected.sum())} "
         "are refuted by the data at the chosen false discovery rate (highlighted)."
