@@ -32,6 +32,16 @@ class EnumerationEngine:
         self.joints = [joint_table(n) for n in nets]
         self.stacked = stacked
 
+    @property
+    def n_draws(self) -> int | None:
+        return len(self.nets) if self.stacked else None
+
+    def cpt_arrays(self) -> dict[str, np.ndarray]:
+        net = self.nets[0]
+        if self.stacked:
+            return {v: np.stack([n.cpt(v) for n in self.nets]) for v in net.variables}
+        return dict(net.cpts)
+
     def marginals(self, evidence: pd.DataFrame, **_: object) -> dict[str, np.ndarray]:
         net = self.nets[0]
         codes = encode(evidence[list(net.variables)], net)

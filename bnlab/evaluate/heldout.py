@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from bnlab.data import encode
 from bnlab.errors import BNError, DataError, StructureError
 from bnlab.evaluate import calibration_metrics as metrics
+from bnlab.infer.blanket import blanket_predictive, complete_rows
 from bnlab.network import BayesNet, Structure
 
 
@@ -90,18 +91,33 @@ def predict_target(
     keep = np.flatnonzero(target_codes >= 0)
     if keep.size == 0:
         raise DataError(f"no held-out row observes {target!r}; nothing to calibrate against.")
-    evidence = frame.iloc[keep].copy()
-    evidence[target] = pd.Categorical([None] * len(evidence), categories=list(s.states[target]))
+    evidence = frame.iloc[keep].reset_index(drop=True)
     if engine is None:
         from bnlab.infer import Engine
 
         engine = (
             Engine(model) if isinstance(model, BayesNet) else Engine(model, draws=draws, seed=seed)
         )
-    marg = engine.marginals(
-        evidence.reset_index(drop=True), variables=[target], on_impossible="nan"
-    )
-    probs = np.asarray(marg[target], dtype=np.float64)
+    # Complete rows (all but the target observed) are answered from the target's Markov
+    # blanket by table look-ups (exact, no engine run); rows with missing cells by the engine.
+    codes = np.full((len(evidence), len(s.variables)), -1, dtype=np.int64)
+    for v in cols:
+        codes[:, s.index[v]] = encode(evidence[[v]], Structure([v], {v: s.states[v]}))[:, 0]
+    direct = complete_rows(s, codes, target)
+    cpts = engine.cpt_arrays()
+    with_draws = engine.n_draws is not None
+    k = s.cards[target]
+    shape = (engine.n_draws, len(evidence), k) if with_draws else (len(evidence), k)
+    probs = np.empty(shape, dtype=np.float64)
+    if direct.any():
+        probs[..., direct, :] = blanket_predictive(
+            s, cpts, codes[direct], target, draw_axis=with_draws
+        )
+    if not direct.all():
+        rest = evidence.loc[~direct].reset_index(drop=True)
+        rest[target] = pd.Categorical([None] * len(rest), categories=list(s.states[target]))
+        marg = engine.marginals(rest, variables=[target], on_impossible="nan")
+        probs[..., ~direct, :] = np.asarray(marg[target], dtype=np.float64)
     return probs, target_codes[keep].astype(np.int64)
 
 

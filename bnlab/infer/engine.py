@@ -113,8 +113,10 @@ class Engine:
         self.plan: Plan = shared_plan(structure, order)
         self._mean_flat = flatten_cpts(self.plan, self.network.cpts).astype(self.dtype)
         self._draws_flat: NDArray[Any] | None = None
+        self._draws_by_var: Mapping[str, NDArray[Any]] | None = None
         if self.posterior is not None:
             d = self.posterior.draws(n_draws, seed=seed)
+            self._draws_by_var = d
             self._draws_flat = flatten_cpts(self.plan, d, draw_axis=True).astype(self.dtype)
         self._device_cpts: dict[bool, Any] = {}
 
@@ -131,6 +133,7 @@ class Engine:
         mean = {v: np.asarray(draws[v], dtype=np.float64).mean(axis=0) for v in s.variables}
         eng = cls(BayesNet(structure=s, cpts=mean), dtype=dtype, jit=jit)
         eng._draws_flat = flatten_cpts(eng.plan, draws, draw_axis=True).astype(eng.dtype)
+        eng._draws_by_var = {v: np.asarray(draws[v]) for v in s.variables}
         return eng
 
     # -- what it is ------------------------------------------------------------------------
@@ -138,6 +141,16 @@ class Engine:
     def n_draws(self) -> int | None:
         """Number of CPT draws (``None`` for a point network)."""
         return None if self._draws_flat is None else int(self._draws_flat.shape[0])
+
+    def cpt_arrays(self) -> Mapping[str, NDArray[Any]]:
+        """The CPTs the engine answers with, per variable.
+
+        Shaped ``(draws, *parent cards, card)`` over posterior draws, else the network's
+        ``(*parent cards, card)``.
+        """
+        if self._draws_by_var is not None:
+            return self._draws_by_var
+        return self.network.cpts
 
     @property
     def cost(self) -> dict[str, float | int | str]:
