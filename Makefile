@@ -7,8 +7,11 @@ export DVC_NO_ANALYTICS := 1
 
 .PHONY: env run quickstart test-heavy test test-fast lint slow browser
 
+# --compile-bytecode: installed packages ship their .pyc, so every process (each DVC stage,
+# each CLI call in the tests) imports numpy/jax/mlflow without recompiling them, also where
+# PYTHONDONTWRITEBYTECODE is set
 env:
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --all-extras --compile-bytecode
 
 # the default experiment (ALARM, conjugate posterior) through the DVC pipeline
 run: env
