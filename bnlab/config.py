@@ -103,6 +103,9 @@ class EvaluateConfig:
     interval: float = 0.9
     draws: int = 200
     max_rows: int = 2000
+    coverage_queries: int = 200
+    example_rows: int = 3
+    explain_rows: int = 1
 
 
 @dataclass
@@ -319,8 +322,43 @@ def _check_dataset(d: DatasetConfig, root: Path) -> None:
                 raise ConfigError(
                     f"dataset.schema.{var}={states!r} needs two or more distinct states."
                 )
+        _check_columns(d, p, root)
     if d.seed < 0:
         raise ConfigError(f"dataset.seed={d.seed} must be a non-negative integer.")
+
+
+def data_columns(path: Path) -> list[str]:
+    """Column names of a CSV (its header line) or Parquet file (its schema), without the rows."""
+    try:
+        if path.suffix.lower() == ".csv":
+            import pandas as pd
+
+            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        import pyarrow.parquet as pq
+
+        return [str(c) for c in pq.read_schema(path).names]
+    except Exception as err:  # any reader failure means the file is not usable data
+        raise ConfigError(
+            f"dataset.path={str(path)!r} cannot be read as {path.suffix.lstrip('.')} data "
+            f"({type(err).__name__}: {err}); check the file."
+        ) from None
+
+
+def _check_columns(d: DatasetConfig, path: Path, root: Path) -> None:
+    """Refuse a data file without a column for every declared variable (its header only).
+
+    The values are checked against the declared states when the data are read.
+    """
+    declared = sorted(d.schema) if d.schema else sorted(_dataset_variables(d, root) or ())
+    columns = set(data_columns(path))
+    absent = [v for v in declared if v not in columns]
+    if absent:
+        raise ConfigError(
+            f"dataset.path={d.path!r} has no column for declared variable(s) {absent[:10]}"
+            f"{' ...' if len(absent) > 10 else ''} (its columns: {sorted(columns)[:10]}"
+            f"{' ...' if len(columns) > 10 else ''}); add the columns or fix dataset.schema / "
+            "dataset.network."
+        )
 
 
 def _check_structure(s: StructureConfig, d: DatasetConfig, root: Path) -> None:
@@ -383,8 +421,15 @@ def _check_rest(cfg: ExperimentConfig) -> None:
         )
     if not 0.0 < e.interval < 1.0:
         raise ConfigError(f"evaluate.interval={e.interval} must be in (0, 1).")
-    if e.draws < 1 or e.max_rows < 1:
-        raise ConfigError("evaluate.draws and evaluate.max_rows must be >= 1.")
+    if e.draws < 1 or e.max_rows < 1 or e.coverage_queries < 1:
+        raise ConfigError(
+            "evaluate.draws, evaluate.max_rows and evaluate.coverage_queries must be >= 1."
+        )
+    if not 0 <= e.explain_rows <= e.example_rows:
+        raise ConfigError(
+            f"evaluate.explain_rows={e.explain_rows} must lie in 0..evaluate.example_rows="
+            f"{e.example_rows}: the explained queries are among the example queries."
+        )
     if cfg.seed < 0:
         raise ConfigError(f"seed={cfg.seed} must be a non-negative integer.")
     if not cfg.name or "/" in cfg.name or cfg.name.startswith("."):

@@ -61,14 +61,30 @@ def test_structure_knowledge_must_name_dataset_variables() -> None:
 
 @pytest.mark.parametrize("option", ["csv", "parquet"])
 def test_file_datasets_validate_with_a_file_and_schema(option: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    def write(frame: pd.DataFrame) -> None:
+        if option == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path)
+
     path = tmp_path / f"d.{option}"
-    path.write_bytes(b"")
+    write(pd.DataFrame({"a": ["x", "y"], "b": ["u", "v"]}))
     over = [f"dataset={option}", f"dataset.path={path}", "+dataset.schema.a=[x,y]"]
     over.append("structure=learned")
     cfg = validate(compose(CONF, over), root=tmp_path)
     assert cfg.dataset.source == "file" and cfg.dataset.schema == {"a": ["x", "y"]}
     with pytest.raises(ConfigError, match="declared schema"):
         validate(compose(CONF, over[:2]), root=tmp_path)
+    # the header is checked before any work: a declared variable without a column
+    with pytest.raises(ConfigError, match=r"no column for declared variable\(s\) \['c'\]"):
+        validate(compose(CONF, [*over, "+dataset.schema.c=[p,q]"]), root=tmp_path)
+    # a file that is not data of its kind (any first line is a CSV header, so a CSV file is
+    # refused for its columns, a Parquet file for its format)
+    path.write_bytes(b"\x00\x01 not a table")
+    with pytest.raises(ConfigError, match="cannot be read" if option == "parquet" else "columns"):
+        validate(compose(CONF, over), root=tmp_path)
 
 
 def test_committed_params_yaml_equals_what_conf_composes_to(tmp_path: Path) -> None:
