@@ -141,10 +141,21 @@ def coverage(
         else random_queries(truth, int(queries), max_observed=max_observed, seed=seed)
     )
     wanted = sorted(set(q.targets))
+    if engine is None:
+        # the true network rides along as one more CPT draw: one compiled kernel, one call
+        d = posterior.draws(int(draws), seed=seed)
+        stacked = {v: np.concatenate([d[v], truth.cpt(v)[None]]) for v in truth.variables}
+        all_p = _pick(
+            Engine.from_draws(truth.structure, stacked).marginals(
+                q.evidence, variables=wanted, on_impossible="nan"
+            ),
+            q.targets,
+            q.states,
+        )
+        return _summarise(all_p[-1], all_p[:-1], q, lv)
     true_p = _pick(Engine(truth).marginals(q.evidence, variables=wanted), q.targets, q.states)
-    eng = engine if engine is not None else Engine(posterior, draws=draws, seed=seed)
     draws_p = _pick(
-        eng.marginals(q.evidence, variables=wanted, on_impossible="nan"), q.targets, q.states
+        engine.marginals(q.evidence, variables=wanted, on_impossible="nan"), q.targets, q.states
     )
     return _summarise(true_p, draws_p, q, lv)
 
