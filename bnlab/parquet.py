@@ -8,7 +8,6 @@ it was written with. Writes are atomic (a temp file in the same folder, then a r
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +16,7 @@ import pyarrow.parquet as pq
 
 from bnlab.data import decode, encode
 from bnlab.errors import DataError
+from bnlab.io.files import atomic_path
 from bnlab.network import BayesNet, Structure, as_structure
 
 
@@ -38,16 +38,9 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"write_parquet needs a pandas DataFrame, got {type(df).__name__}.")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(df, preserve_index=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_path(target) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target
 
 

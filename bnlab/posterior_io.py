@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from bnlab.errors import ArtifactError, BNError, StructureError
+from bnlab.io.files import atomic_path
 from bnlab.network import Structure
 
 if TYPE_CHECKING:
@@ -84,15 +84,8 @@ def structure_from_json(text: str) -> Structure:
 def write_tree(tree: xr.DataTree, path: str | os.PathLike[str]) -> Path:
     """Write a DataTree to NetCDF (h5netcdf) atomically: a temp file, then a rename."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_path(target) as tmp:
         tree.to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target
 
 
