@@ -46,6 +46,12 @@ def _pow2_at_least(n: int) -> int:
     return 1 << max(int(n) - 1, 0).bit_length()
 
 
+# Posterior queries run on the ancestral set of the target and the evidence when it holds at
+# most this share of the variables (smaller plans; each relevant set compiles once).
+RELEVANT_SHARE = 0.8
+RELEVANT_CACHE = 32
+
+
 class Engine:
     """Exact inference on a network or over posterior CPT draws, batched over evidence rows.
 
@@ -119,6 +125,7 @@ class Engine:
             self._draws_by_var = d
             self._draws_flat = flatten_cpts(self.plan, d, draw_axis=True).astype(self.dtype)
         self._device_cpts: dict[bool, Any] = {}
+        self._relevant: dict[frozenset[str], Engine] = {}
 
     @classmethod
     def from_draws(
@@ -342,6 +349,17 @@ class Engine:
                 "remove it from the evidence."
             )
         states = self.structure.states[target]
+        if method == "sample" and do is None and self._draws_flat is not None:
+            pruned = self._relevant_engine(codes, soft, target)
+            if pruned is not None:
+                sub, cols = pruned
+                sub_soft = (
+                    {k: v for k, v in soft.items() if k in sub.structure.states} if soft else None
+                )
+                return sub.query(
+                    target, codes[:, cols], interval, kind, method,
+                    soft=sub_soft, on_impossible=on_impossible,
+                )  # fmt: skip
         if method == "delta":
             mean, lower, upper = self._delta(flat, j, interval, kind, do)
         else:
@@ -368,6 +386,44 @@ class Engine:
                 "upper": upper.reshape(-1),
             }
         )
+
+    def _relevant_engine(
+        self, codes: NDArray[np.int32], soft: Mapping[str, Any] | None, target: str
+    ) -> tuple[Engine, list[int]] | None:
+        """An engine over the ancestral set of the target and the evidence, or ``None``.
+
+        Variables that are neither observed nor ancestors of the target or of an observed
+        variable sum out to one (barren nodes), so ``P(target | e)`` is the same on the
+        sub-network they leave; over many CPT draws the smaller plan pays for its own
+        compilation. Cached per relevant set (at most ``RELEVANT_CACHE`` of them).
+        """
+        s = self.structure
+        seeds = {target} | {s.variables[j] for j in np.flatnonzero((codes >= 0).any(axis=0))}
+        seeds |= set(soft or ())
+        keep = set(seeds)
+        stack = list(seeds)
+        while stack:
+            for p in s.parents[stack.pop()]:
+                if p not in keep:
+                    keep.add(p)
+                    stack.append(p)
+        if len(keep) > RELEVANT_SHARE * len(s.variables):
+            return None
+        key = frozenset(keep)
+        cached = self._relevant.pop(key, None)
+        if cached is None:
+            names = [v for v in s.variables if v in keep]
+            sub = Structure(
+                names, {v: s.states[v] for v in names}, {v: s.parents[v] for v in names}
+            )
+            draws = self.cpt_arrays()
+            cached = Engine.from_draws(
+                sub, {v: draws[v] for v in names}, dtype=self.dtype, jit=self.jit
+            )
+            if len(self._relevant) >= RELEVANT_CACHE:
+                self._relevant.pop(next(iter(self._relevant)))
+        self._relevant[key] = cached  # most recently used last
+        return cached, [s.index[v] for v in cached.structure.variables]
 
     def _delta(
         self,
