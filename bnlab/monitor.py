@@ -13,9 +13,15 @@ holds no raw rows. A new batch is compared with it in three ways:
 - **marginals**: per variable, the same log Bayes factor for the batch's state counts
   against the reference marginal (a Dirichlet moment-matched to the marginal's values over
   posterior draws), so small batches, which carry little evidence, do not alarm.
-- **surprise**: the batch's mean ``log P(record)`` under the posterior mean (missing cells
-  summed out by the engine) against the same statistic on replicated batches drawn from
-  posterior draws with the batch's missingness pattern: a posterior-predictive p-value.
+- **surprise**: the batch's mean ``log P(record)`` under the posterior mean against the same
+  statistic on replicated batches drawn from posterior draws with the batch's missingness
+  pattern: a posterior-predictive p-value. A complete record's ``log P`` is a sum of log
+  CPT entries (table look-ups), a record with one missing cell the log-sum-exp over that
+  cell's states; only records with more missing cells go through the engine. A batch
+  longer than ``surprise_rows`` is checked on a uniform random subset of that many rows
+  (the replicates then have that size too), so the check keeps its exact meaning for that
+  subset while its cost stops growing with the batch; the family and marginal checks
+  always use every row, through counts.
 
 Values that are not states of their variable are counted per column and treated as
 missing; they never stop the monitor.
@@ -31,15 +37,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.special import gammaln
+from scipy.special import gammaln, logsumexp
 from scipy.stats import norm
 
-from bnlab.counts import family_counts
-from bnlab.data import encode
+from bnlab.counts import family_counts, flat_family_index
+from bnlab.data import code_dtype
 from bnlab.errors import BNError
-from bnlab.network import BayesNet
+from bnlab.network import Structure
 from bnlab.posterior import Posterior
-from bnlab.sampling import sample
+from bnlab.sampling import sample_codes
 
 #: Default thresholds (``conf/monitor/default.yaml`` holds the same keys).
 DEFAULT_THRESHOLDS: dict[str, float] = {
@@ -49,6 +55,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "unknown_rate": 0.01,
     "missing_rate": 0.5,
 }
+#: Most rows the surprise check uses; a longer batch is checked on a random subset.
+SURPRISE_ROWS = 10_000
 
 
 @dataclass
@@ -68,7 +76,7 @@ class DriftReport:
     surprise
         Posterior-predictive p-value of the batch's mean ``log P(record)``.
     mean_log_prob
-        That mean for the batch.
+        That mean, over the rows the surprise check used (all, or ``surprise_rows``).
     quality
         Per column: ``missing_rate``, ``unknown_rate``, ``unknown_values``.
     reasons
@@ -148,31 +156,48 @@ def dirichlet_multinomial_logml(
     )
 
 
-def clean_batch(batch: pd.DataFrame, net: BayesNet) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Blank values that are not states (and count them); report missingness per column."""
-    frame = pd.DataFrame(index=batch.index)
+def encode_batch(
+    batch: pd.DataFrame, structure: Structure
+) -> tuple[NDArray[np.signedinteger], pd.DataFrame]:
+    """Integer codes of a batch (-1 = missing), and per column its missing and unknown rates.
+
+    Values that are not states of their variable are counted and coded missing; a missing
+    column is all missing. Each column is factorised once (hashing), never cast to text.
+    """
+    s = structure
+    n = len(batch)
+    codes = np.full((n, len(s.variables)), -1, dtype=code_dtype(max(s.cards.values())))
     rows = []
-    for v in net.variables:
+    for j, v in enumerate(s.variables):
         if v not in batch.columns:
-            frame[v] = pd.Categorical([None] * len(batch), categories=list(net.states[v]))
             rows.append(
                 {"variable": v, "missing_rate": 1.0, "unknown_rate": 0.0, "unknown_values": []}
             )
             continue
-        text = batch[v].astype("string")
-        known = text.isin(list(net.states[v])) | text.isna()
-        unknown = sorted({str(x) for x in text[~known]})
-        frame[v] = pd.Categorical(text.where(known), categories=list(net.states[v]))
-        n = max(len(batch), 1)
+        col = batch[v]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            value_codes, uniques = col.cat.codes.to_numpy(), col.cat.categories
+        else:
+            value_codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        names = [str(u) for u in uniques]
+        index = {state: k for k, state in enumerate(s.states[v])}
+        # the last entry answers value code -1 (NaN / None): missing, not unknown
+        lookup = np.array([index.get(name, -2) for name in names] + [-1], dtype=np.int64)
+        col_codes = lookup[value_codes]
+        unknown = col_codes == -2
+        col_codes[unknown] = -1
+        codes[:, j] = col_codes
+        values = sorted({names[k] for k in np.unique(value_codes[unknown])})
+        denom = max(n, 1)
         rows.append(
             {
                 "variable": v,
-                "missing_rate": float(text.isna().sum() / n),
-                "unknown_rate": float((~known).sum() / n),
-                "unknown_values": unknown[:10],
+                "missing_rate": float(np.count_nonzero(value_codes < 0) / denom),
+                "unknown_rate": float(np.count_nonzero(unknown) / denom),
+                "unknown_values": values[:10],
             }
         )
-    return frame, pd.DataFrame(rows)
+    return codes, pd.DataFrame(rows)
 
 
 def family_scores(
@@ -204,9 +229,11 @@ class Monitor:
     replicates
         Replicated batches for the surprise p-value.
     draws
-        Posterior draws used for the reference marginals and replicates.
+        Posterior draws used for the reference marginals.
     seed
-        Seed of the draws and replicates.
+        Seed of the draws, the replicates and the surprise subset.
+    surprise_rows
+        Most rows the surprise check uses (a uniform random subset of a longer batch).
     """
 
     def __init__(
@@ -217,6 +244,7 @@ class Monitor:
         replicates: int = 30,
         draws: int = 200,
         seed: int = 0,
+        surprise_rows: int = SURPRISE_ROWS,
     ) -> None:
         from bnlab.infer import Engine
 
@@ -227,10 +255,13 @@ class Monitor:
         th.update({k: float(v) for k, v in (thresholds or {}).items()})
         if replicates < 5:
             raise BNError(f"replicates must be at least 5, got {replicates}.")
+        if surprise_rows < 100:
+            raise BNError(f"surprise_rows must be at least 100, got {surprise_rows}.")
         self.post = post
         self.thresholds = th
         self.replicates = int(replicates)
         self.seed = int(seed)
+        self.surprise_rows = int(surprise_rows)
         self.net = post.mean()
         s = post.structure
         self.engine = Engine(post, draws=draws, seed=seed)
@@ -251,15 +282,89 @@ class Monitor:
             self.net.with_cpts({v: self.replicate_cpts[v][r] for v in s.variables})
             for r in range(self.replicates)
         ]
+        # log P(complete record) = sum over families of log CPT[parents, child]: flat tables
+        with np.errstate(divide="ignore"):
+            self._log_cpts = [
+                np.log(np.asarray(self.net.cpt(v), dtype=np.float64)).reshape(-1)
+                for v in s.variables
+            ]
+        self._families = [
+            (
+                s.index[v],
+                [s.index[p] for p in s.parents[v]],
+                [s.cards[p] for p in s.parents[v]],
+                s.cards[v],
+            )
+            for v in s.variables
+        ]
+        self._cards = np.array([s.cards[v] for v in s.variables])
+
+    def _complete_log_probs(self, full: NDArray[np.signedinteger]) -> NDArray[np.float64]:
+        """``log P(record)`` of complete records: a sum of log CPT entries per row."""
+        acc = np.zeros(full.shape[0], dtype=np.float64)
+        for (j, cols, cards, card), table in zip(self._families, self._log_cpts, strict=True):
+            idx = flat_family_index(full, cols, cards)
+            idx *= card
+            idx += full[:, j]
+            acc += table[idx]
+        return acc
+
+    def record_log_probs(self, codes: NDArray[np.signedinteger]) -> NDArray[np.float64]:
+        """``log P(record)`` under the posterior mean per row of codes (-1 = missing).
+
+        Complete rows are sums of log CPT entries (table look-ups); a row with one missing
+        cell is the log-sum-exp of its completions (one look-up pass per state); rows with
+        more missing cells go through the engine, which sums the missing cells out.
+        """
+        out = np.empty(codes.shape[0], dtype=np.float64)
+        n_missing = (codes < 0).sum(axis=1)
+        complete = n_missing == 0
+        out[complete] = self._complete_log_probs(codes[complete])
+        one = np.flatnonzero(n_missing == 1)
+        if one.size:
+            rows = codes[one]
+            col = np.argmax(rows < 0, axis=1)
+            card = self._cards[col]
+            terms = np.full((one.size, int(card.max())), -np.inf)
+            for x in range(terms.shape[1]):
+                ok = np.flatnonzero(card > x)
+                filled = rows[ok]
+                filled[np.arange(ok.size), col[ok]] = x
+                terms[ok, x] = self._complete_log_probs(filled)
+            out[one] = logsumexp(terms, axis=1)
+        rest = n_missing > 1
+        if rest.any():
+            out[rest] = self.engine.log_prob(codes[rest], point=True)
+        return out
+
+    def _surprise(self, codes: NDArray[np.signedinteger]) -> tuple[float, float]:
+        """Posterior-predictive p-value of the mean ``log P(record)``, and that mean."""
+        n = codes.shape[0]
+        if n > self.surprise_rows:
+            rng = np.random.default_rng([self.seed, 7])
+            codes = codes[np.sort(rng.choice(n, self.surprise_rows, replace=False))]
+            n = self.surprise_rows
+        mean_logp = float(np.mean(self.record_log_probs(codes)))
+        mask = codes < 0
+        reps = np.empty((self.replicates, *codes.shape), dtype=codes.dtype)
+        for r, net_r in enumerate(self.replicate_nets):
+            rep = sample_codes(net_r, n=n, seed=self.seed + 1000 + r)
+            rep[mask] = -1
+            reps[r] = rep
+        # every replicate's records in one pass (one engine call for the incomplete ones)
+        rep_lp = self.record_log_probs(reps.reshape(-1, codes.shape[1]))
+        rep_means = rep_lp.reshape(self.replicates, n).mean(axis=1)
+        # the mean of many records is close to normal: a continuous tail probability from
+        # the replicates' mean and spread (a rank could not go below 1/(replicates+1))
+        spread = max(float(rep_means.std(ddof=1)), 1e-12)
+        return float(norm.cdf((mean_logp - rep_means.mean()) / spread)), mean_logp
 
     def check(self, batch: pd.DataFrame) -> DriftReport:
         """Compare a new batch of records with the reference; see :func:`drift`."""
         if not isinstance(batch, pd.DataFrame) or len(batch) == 0:
             raise BNError("the new batch must be a non-empty DataFrame of records.")
         th, s = self.thresholds, self.post.structure
-        frame, quality = clean_batch(batch, self.net)
-        codes = encode(frame, s)
-        n = codes.shape[0]
+        codes, quality = encode_batch(batch, s)
 
         fam = family_scores(codes, self.post, self.family_alpha, prior=1.0)
         fam["drifted"] = fam["score"] > th["family_log_bf"]
@@ -275,18 +380,7 @@ class Monitor:
         marg = pd.DataFrame(marg_rows)
         marg["shifted"] = marg["score"] > th["marginal_log_bf"]
 
-        # surprise: mean log P(record) vs replicated batches with the same missing cells
-        mean_logp = float(np.mean(self.engine.log_prob(codes, point=True)))
-        mask = codes < 0
-        rep_means = np.empty(self.replicates)
-        for r, net_r in enumerate(self.replicate_nets):
-            rep = np.array(sample(net_r, n=n, seed=self.seed + 1000 + r, as_codes=True))
-            rep[mask] = -1
-            rep_means[r] = float(np.mean(self.engine.log_prob(rep, point=True)))
-        # the mean of many records is close to normal: a continuous tail probability from
-        # the replicates' mean and spread (a rank could not go below 1/(replicates+1))
-        spread = max(float(rep_means.std(ddof=1)), 1e-12)
-        surprise = float(norm.cdf((mean_logp - rep_means.mean()) / spread))
+        surprise, mean_logp = self._surprise(codes)
 
         reasons = [
             f"family {r.variable} changed (log BF {r.score:.1f})"
@@ -327,6 +421,7 @@ def drift(
     replicates: int = 30,
     draws: int = 200,
     seed: int = 0,
+    surprise_rows: int = SURPRISE_ROWS,
 ) -> DriftReport:
     """Compare a new batch of records with the reference posterior.
 
@@ -338,12 +433,19 @@ def drift(
         The reference posterior (exported with the model).
     batch
         New records: one column per variable (missing columns count as all missing).
-    thresholds, replicates, draws, seed
+    thresholds, replicates, draws, seed, surprise_rows
         As for :class:`Monitor`.
 
     Returns
     -------
     DriftReport
     """
-    monitor = Monitor(post, thresholds=thresholds, replicates=replicates, draws=draws, seed=seed)
+    monitor = Monitor(
+        post,
+        thresholds=thresholds,
+        replicates=replicates,
+        draws=draws,
+        seed=seed,
+        surprise_rows=surprise_rows,
+    )
     return monitor.check(batch)

@@ -38,18 +38,30 @@ def load_batch(path: str) -> Any:
     return pd.read_parquet(p)
 
 
+def load_thresholds(path: str) -> dict[str, float]:
+    """Thresholds from a YAML mapping (``conf/monitor/default.yaml`` has every key)."""
+    p = Path(path)
+    if not p.is_file():
+        raise BNError(f"thresholds file {path} does not exist; see conf/monitor/default.yaml.")
+    doc = yaml.safe_load(p.read_text())
+    if not isinstance(doc, dict):
+        raise BNError(f"thresholds file {path} must hold a mapping of threshold: value.")
+    return doc
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the drift checks and write/print the JSON verdict."""
     from bnlab.io.files import atomic_write
     from bnlab.monitor import drift
 
-    thresholds = yaml.safe_load(Path(args.thresholds).read_text()) if args.thresholds else None
+    thresholds = load_thresholds(args.thresholds) if args.thresholds else None
     report = drift(
         load_reference(args.model),
         load_batch(args.batch),
         thresholds=thresholds,
         replicates=args.replicates,
         seed=args.seed,
+        **({} if args.surprise_rows is None else {"surprise_rows": args.surprise_rows}),
     )
     text = report.to_json()
     if args.out:
@@ -71,5 +83,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--out", default=None, help="write the JSON verdict here")
     p.add_argument("--replicates", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--surprise-rows",
+        type=int,
+        default=None,
+        help="most rows of the surprise check; a random subset beyond (default 10000)",
+    )
     p.add_argument("--fail-on-alert", action="store_true", help="exit 1 when drift is found")
     p.set_defaults(func=run)

@@ -186,3 +186,73 @@ def test_monitor_command_and_thresholds_file(tmp_path: Path) -> None:
     )
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
+    # in process: a missing thresholds file is a typed error (exit 2), --surprise-rows is passed
+    from bnlab.cli import main
+
+    base = ["monitor", str(tmp_path / "post.nc"), str(tmp_path / "ok.parquet")]
+    assert main([*base, "--thresholds", str(tmp_path / "nope.yaml")]) == 2
+    assert main([*base, "--surprise-rows", "10"]) == 2
+    out = tmp_path / "sub.json"
+    assert main([*base, "--surprise-rows", "100", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["alert"] is False
+
+
+def test_record_log_probs_equal_the_engine(
+    reference: tuple[bnlab.BayesNet, Monitor, pd.DataFrame],
+) -> None:
+    """Look-ups for complete records, completions for one missing cell, else the engine."""
+    net, monitor, _ = reference
+    from bnlab.sampling import sample_codes
+
+    codes = sample_codes(net, 400, seed=11, missing={"HR": 0.3, "CVP": 0.1, "HYPOVOLEMIA": 0.2})
+    per_row = (codes < 0).sum(axis=1)  # look-ups, one-cell completions and the engine
+    assert (per_row == 0).any() and (per_row == 1).any() and (per_row > 1).any()
+    want = monitor.engine.log_prob(codes, point=True)
+    np.testing.assert_allclose(monitor.record_log_probs(codes), want, rtol=0, atol=1e-9)
+    # batch = stack of singles
+    singles = [monitor.record_log_probs(codes[i : i + 1])[0] for i in (0, 1, 2)]
+    np.testing.assert_allclose(singles, want[:3], rtol=0, atol=1e-9)
+
+
+def test_encode_batch_matches_encode_and_counts_unknowns() -> None:
+    from bnlab.data import encode
+    from bnlab.monitor import encode_batch
+
+    net = bnlab.load_example("asia")
+    clean = bnlab.sample(net, n=50, seed=4, missing=0.2)
+    codes, quality = encode_batch(clean, net.structure)
+    np.testing.assert_array_equal(codes, encode(clean, net.structure))
+    assert quality["unknown_rate"].eq(0).all()
+    # text columns, extra categories, None and NaN, values that are not states
+    mixed = clean.astype(object)
+    mixed.loc[:4, "smoke"] = "often"
+    mixed["tub"] = pd.Categorical(clean["tub"], categories=["yes", "no", "unsure"])
+    mixed.loc[5, "dysp"] = None
+    codes2, quality2 = encode_batch(mixed, net.structure)
+    q = quality2.set_index("variable")
+    assert q.loc["smoke", "unknown_rate"] == pytest.approx(0.1)
+    assert q.loc["smoke", "unknown_values"] == ["often"]
+    j = net.variables.index("smoke")
+    assert (codes2[:5, j] == -1).all()
+    np.testing.assert_array_equal(codes2[5:, j], codes[5:, j])
+    assert q.loc["dysp", "missing_rate"] == pytest.approx((clean["dysp"].isna() | (
+        clean.index == 5)).mean())  # fmt: skip
+
+
+def test_surprise_on_a_subset_of_a_long_batch(
+    reference: tuple[bnlab.BayesNet, Monitor, pd.DataFrame],
+) -> None:
+    net, monitor, _ = reference
+    batch = bnlab.sample(net, n=1_000, seed=21)
+    full = monitor.check(batch)
+    same = Monitor(monitor.post, replicates=20, seed=0, surprise_rows=1_000).check(batch)
+    assert same.surprise == full.surprise  # no subset while the batch fits
+    small = Monitor(monitor.post, replicates=20, seed=0, surprise_rows=300)
+    sub = small.check(batch)
+    assert sub.surprise != full.surprise and 0.01 < sub.surprise < 1.0
+    # the family and marginal checks still use every row
+    assert sub.families["rows"].max() == 1_000
+    changed = small.check(bnlab.sample(changed_family(net), n=1_000, seed=22))
+    assert changed.alert and changed.families["variable"].iloc[0] == "CVP"
+    with pytest.raises(BNError, match="surprise_rows"):
+        Monitor(monitor.post, surprise_rows=10)
