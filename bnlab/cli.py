@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "bnlab.registry_cli",
     "promote": "bnlab.registry_cli",
     "monitor": "bnlab.monitor_cli",
+    "serve": "bnlab.serve",
 }
 
 
@@ -114,11 +115,16 @@ def add_parser(subparsers: Any) -> None:
         sp.set_defaults(func=_stage)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``bnlab`` argument parser with every registered subcommand."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``bnlab`` argument parser with every registered subcommand.
+
+    With ``command`` (a key of :data:`SUBCOMMANDS`) only that subcommand's module is
+    imported, so ``bnlab compose`` does not pay for importing JAX or MLflow.
+    """
     parser = argparse.ArgumentParser(prog="bnlab", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in dict.fromkeys(SUBCOMMANDS.values()):
+    chosen = [SUBCOMMANDS[command]] if command in SUBCOMMANDS else SUBCOMMANDS.values()
+    for module_name in dict.fromkeys(chosen):
         importlib.import_module(module_name).add_parser(subparsers)
     return parser
 
@@ -126,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``bnlab``."""
     common.use_compile_cache()
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    args = build_parser(command).parse_args(words)
     try:
         code = args.func(args)
     except BNError as err:
