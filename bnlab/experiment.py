@@ -129,13 +129,32 @@ def check_jobs(conf: Path, argv: Sequence[str], root: Path) -> int:
     """
     overrides, multirun = _overrides(argv)
     jobs = job_overrides(overrides, multirun)
+    schedulers: dict[str, float] = {}
     for job in jobs:
         try:
-            validate(compose(conf, job), root=root)
+            exp = validate(compose(conf, job), root=root)
         except ConfigError as err:
             where = f" (job with {job})" if multirun else ""
             raise ConfigError(f"{err}{where}") from None
+        if exp.compute.name == "dask" and exp.compute.scheduler_address:
+            schedulers[exp.compute.scheduler_address] = exp.compute.timeout_s
+    for address, timeout in schedulers.items():
+        check_scheduler(address, timeout)
     return len(jobs)
+
+
+def check_scheduler(address: str, timeout: float) -> None:
+    """Connect to the Dask scheduler at ``address`` once, before any job starts.
+
+    Raises
+    ------
+    ConfigError
+        It does not answer within ``timeout`` seconds (no job is started), or the Dask
+        extra is not installed.
+    """
+    from bnlab.partitioned import connect
+
+    connect(address, timeout).close()
 
 
 def _hydra_context() -> tuple[Path | None, str, str]:
@@ -202,7 +221,7 @@ def execute(exp: ExperimentConfig, root: Path, out: Path, tracker: Any = None) -
     """
     from bnlab.stages.evaluate import evaluate_model
     from bnlab.stages.fit import fit_posterior
-    from bnlab.stages.learn import learn
+    from bnlab.stages.learn import learn, open_source, partitioned, train_location
     from bnlab.stages.prepare import data_hash, prepare
 
     timings: dict[str, float] = {}
@@ -218,9 +237,23 @@ def execute(exp: ExperimentConfig, root: Path, out: Path, tracker: Any = None) -
     lap("prepare")
     if tracker is not None:
         tracker.set_tags({"bnlab.data_hash": data_hash(prepared.train)})
-    structure = learn(exp.structure, exp.dataset, prepared.train, root, seed=exp.seed)
-    lap("learn")
-    post = fit_posterior(structure, prepared.train, exp.prior, exp.backend, exp.seed)
+    if partitioned(exp.compute):
+        # count in place (compute.train_data, else the prepared rows written as Parquet where
+        # the workers can read them): streamed here, or one task per file on Dask
+        train = ""
+        if exp.compute.train_data is None:
+            from bnlab.parquet import write_parquet
+
+            train = str(write_parquet(prepared.train, out / "data" / "train.parquet"))
+        location = train_location(exp.compute, train, root)
+        with open_source(exp.compute, location) as source:
+            structure = learn(exp.structure, exp.dataset, source, root, seed=exp.seed)
+        lap("learn")
+        post = fit_posterior(structure, location, exp.prior, exp.backend, exp.seed, exp.compute)
+    else:
+        structure = learn(exp.structure, exp.dataset, prepared.train, root, seed=exp.seed)
+        lap("learn")
+        post = fit_posterior(structure, prepared.train, exp.prior, exp.backend, exp.seed)
     lap("fit")
     evaluation = evaluate_model(exp, structure, post, prepared.test, prepared.truth)
     lap("evaluate")

@@ -107,6 +107,45 @@ def check_partitions(files: Sequence[Path], structure: Structure | BayesNet) -> 
                 )
 
 
+def parquet_structure(files: Sequence[Path]) -> Structure:
+    """Variables and states (no edges) of Parquet files.
+
+    A dictionary (Categorical) column's states are its dictionary, in order, read from the
+    first file's first row group; any other column's are its distinct non-null values as
+    text, sorted, collected in one streaming pass over the files.
+
+    Raises
+    ------
+    DataError
+        If a column has no values and no categories.
+    """
+    first = pq.ParquetFile(files[0])
+    meta = first.schema_arrow.pandas_metadata or {}
+    index_cols = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+    names = [v for v in first.schema_arrow.names if v not in index_cols]
+    states: dict[str, list[str] | None] = dict.fromkeys(names)
+    if first.metadata.num_row_groups:
+        group = first.read_row_group(0)
+        for v in names:
+            states[v] = _dictionary_of(group.column(v))
+    plain = [v for v in names if states[v] is None]
+    if plain:
+        seen: dict[str, set[str]] = {v: set() for v in plain}
+        for _, batch in iter_batches(files, plain, 1_000_000):
+            for v in plain:
+                col = batch.column(v)
+                text = pc.cast(col, pa.string()) if not pa.types.is_string(col.type) else col
+                seen[v].update(str(x) for x in pc.unique(text.drop_null()).to_pylist())
+        for v in plain:
+            if not seen[v]:
+                raise DataError(
+                    f"column {v!r} of {files[0]} has no values and no categories, so its "
+                    "states are unknown; write it as a Categorical or pass `structure=`."
+                )
+            states[v] = sorted(seen[v])
+    return Structure(names, {v: list(states[v] or []) for v in names}, {})
+
+
 def _column_codes(column: pa.Array, variable: str, states: Sequence[str], where: str) -> Any:
     """State codes of one Arrow column (-1 for null); dictionary columns are remapped."""
     lookup = {st: i for i, st in enumerate(states)}
@@ -130,11 +169,20 @@ def _column_codes(column: pa.Array, variable: str, states: Sequence[str], where:
     return codes
 
 
-def batch_codes(batch: pa.RecordBatch | pa.Table, structure: Structure, where: str) -> Any:
-    """Integer codes ``(rows, variables)`` of an Arrow batch, -1 = missing."""
+def batch_codes(
+    batch: pa.RecordBatch | pa.Table,
+    structure: Structure,
+    where: str,
+    columns: Sequence[str] | None = None,
+) -> Any:
+    """Integer codes ``(rows, columns)`` of an Arrow batch, -1 = missing.
+
+    ``columns`` defaults to all of ``structure.variables``, in that order.
+    """
+    names = list(structure.variables if columns is None else columns)
     dtype = code_dtype(max(structure.cards.values()))
-    out = np.empty((batch.num_rows, len(structure.variables)), dtype=dtype)
-    for j, v in enumerate(structure.variables):
+    out = np.empty((batch.num_rows, len(names)), dtype=dtype)
+    for j, v in enumerate(names):
         col = batch.column(v)
         if isinstance(col, pa.ChunkedArray):
             col = col.combine_chunks()
@@ -231,22 +279,88 @@ def _file_counts(
     return chunked_family_counts([path], s, families=families, batch_rows=batch_rows, check=False)
 
 
+def _file_distinct_rows(
+    path: str, structure_json: str, batch_rows: int
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    from bnlab.io.json_format import loads, structure_from_dict
+
+    s = structure_from_dict(loads(structure_json, "<task>", ("bnlab.structure",)), "<task>")
+    return distinct_rows([Path(path)], s, batch_rows=batch_rows, check=False)
+
+
+def distinct_rows(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    structure: Structure | BayesNet,
+    *,
+    client: Any = None,
+    batch_rows: int = 1_000_000,
+    check: bool = True,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Distinct rows of partitioned Parquet data and their multiplicities.
+
+    Each record batch (or, with a Dask ``client``, each file on a worker) is reduced to its
+    distinct rows, and those are merged, so memory follows the number of distinct rows, not
+    of rows. The result equals :func:`bnlab.learn.scores.unique_rows` of the concatenated
+    codes: rows in lexicographic order, multiplicities as float64.
+    """
+    from bnlab.learn.scores import unique_rows
+
+    s = as_structure(structure)
+    files = parquet_files(source)
+    if check:
+        check_partitions(files, s)
+    parts: list[tuple[NDArray[np.int64], NDArray[np.float64]]] = []
+    if client is not None:
+        from bnlab.io.json_format import dumps, structure_to_dict
+
+        payload = dumps(structure_to_dict(s))
+        futures = [
+            client.submit(_file_distinct_rows, str(f), payload, batch_rows, pure=False)
+            for f in files
+        ]
+        parts = list(client.gather(futures))
+    else:
+        pending = 0
+        for f, batch in iter_batches(files, s.variables, batch_rows):
+            part = unique_rows(batch_codes(batch, s, str(f)))
+            parts.append(part)
+            pending += len(part[0])
+            if len(parts) > 1 and pending > max(len(parts[0][0]), batch_rows):
+                # merge as we go: memory follows the distinct rows, not the batches read
+                merged = unique_rows(
+                    np.concatenate([u for u, _ in parts]), np.concatenate([c for _, c in parts])
+                )
+                parts, pending = [merged], 0
+    if not parts:
+        return np.zeros((0, len(s.variables)), dtype=np.int64), np.zeros(0)
+    rows = np.concatenate([u for u, _ in parts], axis=0)
+    weights = np.concatenate([c for _, c in parts])
+    return unique_rows(rows, weights)
+
+
 def connect(address: str | None, timeout: float = 10.0) -> Any:
     """Return a Dask client: to the scheduler at ``address``, or the current/default one.
 
     Raises
     ------
     ConfigError
-        If the scheduler cannot be reached within ``timeout`` seconds.
+        If the scheduler cannot be reached within ``timeout`` seconds, or dask.distributed
+        is not installed.
     """
-    from distributed import Client, get_client
+    try:
+        from distributed import Client, get_client
+    except ImportError:
+        raise ConfigError(
+            "compute: dask needs dask.distributed, which is not installed: "
+            "`uv sync --extra dask` (or pip install 'bnlab[dask]')."
+        ) from None
 
     if address is None:
         try:
             return get_client()
         except ValueError:
             raise ConfigError(
-                "compute: dask needs a scheduler address (compute.scheduler: "
+                "compute: dask needs a scheduler address (compute.scheduler_address: "
                 "tcp://host:8786) or a running dask.distributed Client."
             ) from None
     try:
@@ -266,6 +380,7 @@ def dask_family_counts(
     address: str | None = None,
     families: Families | None = None,
     batch_rows: int = 1_000_000,
+    timeout: float = 10.0,
 ) -> Counts:
     """Family counts of partitioned Parquet data on a Dask cluster, one task per file.
 
@@ -278,18 +393,16 @@ def dask_family_counts(
     files = parquet_files(source)
     check_partitions(files, s)
     own = client is None and address is not None
-    client = client if client is not None else connect(address)
+    client = client if client is not None else connect(address, timeout)
     payload = dumps(structure_to_dict(s))
     fams = {k: list(v) for k, v in families.items()} if families is not None else None
     try:
-        futures = client.map(
-            _file_counts,
-            [str(f) for f in files],
-            structure_json=payload,
-            families=fams,
-            batch_rows=batch_rows,
-            pure=False,
-        )
+        # positional arguments: client.map turns keyword arguments over 100 kB into tasks
+        # of their own, which this distributed version fails to schedule
+        futures = [
+            client.submit(_file_counts, str(f), payload, fams, batch_rows, pure=False)
+            for f in files
+        ]
         total = codes_counts(np.zeros((0, len(s.variables)), dtype=np.int8), s, families)
         for part in client.gather(futures):
             total = add_counts(total, part)
@@ -333,6 +446,7 @@ def partitioned_counts(
     compute: str = "local",
     scheduler: str | None = None,
     batch_rows: int = 1_000_000,
+    timeout: float = 10.0,
 ) -> tuple[Counts, int]:
     """Family counts and row count of partitioned data, locally chunked or on Dask.
 
@@ -349,6 +463,8 @@ def partitioned_counts(
         Dask scheduler address for ``compute="dask"``.
     batch_rows
         Rows per streamed batch.
+    timeout
+        Seconds to wait for the scheduler before a :class:`~bnlab.errors.ConfigError`.
     """
     s = as_structure(structure)
     if type(data).__module__.split(".")[0] == "dask":
@@ -358,5 +474,8 @@ def partitioned_counts(
     files = parquet_files(data)
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
     if compute == "dask":
-        return dask_family_counts(files, s, address=scheduler, batch_rows=batch_rows), rows
+        counts = dask_family_counts(
+            files, s, address=scheduler, batch_rows=batch_rows, timeout=timeout
+        )
+        return counts, rows
     return chunked_family_counts(files, s, batch_rows=batch_rows), rows

@@ -8,16 +8,30 @@ Two directions:
   (an edge whose endpoints test independent is a candidate superfluous edge).
 
 Both control the false discovery rate with Benjamini-Hochberg over the listed tests.
+
+Data are a DataFrame in memory, or partitioned: a Parquet folder, glob or list of files, or
+a :class:`bnlab.learn.sources.CountsSource` (e.g. on Dask). Partitioned data are reduced to
+the statements' contingency tables in batched passes (:data:`TABLE_BATCH_CELLS` cells per
+pass) and tested from the tables, with results equal to the in-memory audit's.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bnlab.data import encode
 from bnlab.errors import BNError, DataError
-from bnlab.evaluate.citests import benjamini_hochberg, ci_test
+from bnlab.evaluate.citests import (
+    CITestResult,
+    benjamini_hochberg,
+    ci_test,
+    ci_test_cells,
+    table_cells,
+)
 from bnlab.evaluate.dsep import Independence, implied_independencies
 from bnlab.network import BayesNet, Structure, as_structure
 
@@ -37,11 +51,39 @@ AUDIT_COLUMNS = (
     "rejected",
 )
 
+#: Cells counted per pass over partitioned data (8 bytes each).
+TABLE_BATCH_CELLS = 1 << 24
+
+
+def _source(structure: Structure, data: Any) -> Any:
+    """A counts source for partitioned ``data`` (matching ``structure``), else ``None``."""
+    from bnlab.learn.sources import CountsSource, ParquetCounts, is_path_source
+
+    if isinstance(data, CountsSource):
+        source = data
+    elif is_path_source(data):
+        source = ParquetCounts(data, structure)
+    else:
+        return None
+    have = source.structure
+    bad = [
+        v
+        for v in structure.variables
+        if v not in have.index or tuple(have.states[v]) != tuple(structure.states[v])
+    ]
+    if bad:
+        raise DataError(
+            f"the counts source lacks, or has other states for, {bad[:10]}; build it with the "
+            "audited structure (e.g. ParquetCounts(files, structure))."
+        )
+    return source
+
 
 def _codes(structure: Structure, data: pd.DataFrame) -> np.ndarray:
     if not isinstance(data, pd.DataFrame):
         raise DataError(
-            f"the audit needs a pandas DataFrame of held-out data, got {type(data).__name__}."
+            f"the audit needs held-out data as a pandas DataFrame or Parquet files, got "
+            f"{type(data).__name__}."
         )
     cols = [v for v in structure.variables if v in data.columns]
     missing = [v for v in structure.variables if v not in data.columns]
@@ -60,9 +102,50 @@ def _check_options(fdr: float, method: str) -> None:
         raise BNError(f"unknown CI test method {method!r}; use 'g2' or 'chi2'.")
 
 
+def _table_tests(
+    source: Any, statements: list[Independence], options: dict[str, Any]
+) -> Iterator[CITestResult]:
+    """Test each statement from its table ``(*given, x, *y)``, tables counted in batches."""
+    batch: list[Independence] = []
+    cells = 0
+    cards = source.structure.cards
+
+    def flush() -> Iterator[CITestResult]:
+        tables = source.table_counts([(*st.given, st.x, *st.y) for st in batch])
+        for st, table in zip(batch, tables, strict=True):
+            yield ci_test_cells(table_cells(table, len(st.given)), **options)
+
+    for st in statements:
+        size = int(np.prod([cards[v] for v in (*st.given, st.x, *st.y)], dtype=np.float64))
+        if batch and cells + size > TABLE_BATCH_CELLS:
+            yield from flush()
+            batch, cells = [], 0
+        batch.append(st)
+        cells += size
+    if batch:
+        yield from flush()
+
+
+def _row_tests(
+    structure: Structure, codes: np.ndarray, statements: list[Independence], options: dict[str, Any]
+) -> Iterator[CITestResult]:
+    """Test each statement on the rows in memory."""
+    cards = [structure.cards[v] for v in structure.variables]
+    idx = structure.index
+    for st in statements:
+        yield ci_test(
+            codes,
+            idx[st.x],
+            [idx[v] for v in st.y],
+            [idx[v] for v in st.given],
+            cards,
+            **options,
+        )
+
+
 def _run(
     structure: Structure,
-    codes: np.ndarray,
+    data: Any,
     statements: list[Independence],
     *,
     fdr: float,
@@ -72,23 +155,21 @@ def _run(
     interval: float,
     seed: int,
 ) -> pd.DataFrame:
-    cards = [structure.cards[v] for v in structure.variables]
-    idx = structure.index
-    rng = np.random.default_rng(seed)
+    options: dict[str, Any] = {
+        "method": method,
+        "permutations": permutations,
+        "bootstrap": bootstrap,
+        "interval": interval,
+        "seed": np.random.default_rng(seed),
+    }
+    source = _source(structure, data)
+    results = (
+        _table_tests(source, statements, options)
+        if source is not None
+        else _row_tests(structure, _codes(structure, data), statements, options)
+    )
     rows = []
-    for st in statements:
-        r = ci_test(
-            codes,
-            idx[st.x],
-            [idx[v] for v in st.y],
-            [idx[v] for v in st.given],
-            cards,
-            method=method,
-            permutations=permutations,
-            bootstrap=bootstrap,
-            interval=interval,
-            seed=rng,
-        )
+    for st, r in zip(statements, results, strict=True):
         rows.append(
             {
                 "x": st.x,
@@ -112,7 +193,7 @@ def _run(
 
 def independence_audit(
     structure: Structure | BayesNet,
-    data: pd.DataFrame,
+    data: Any,
     fdr: float = 0.05,
     *,
     basis: str = "pairwise",
@@ -130,7 +211,9 @@ def independence_audit(
         The graph under audit (a structure or network).
     data
         Held-out data, one column per variable (NaN = missing; such rows are left out of
-        the tests that involve the variable).
+        the tests that involve the variable): a DataFrame, or partitioned data (a Parquet
+        folder, glob or list of files, or a :class:`bnlab.learn.sources.CountsSource`),
+        which give the same results from contingency tables counted in batched passes.
     fdr
         False discovery rate controlled by Benjamini-Hochberg over all listed statements.
     basis
@@ -155,10 +238,9 @@ def independence_audit(
     """
     s = as_structure(structure)
     _check_options(fdr, method)
-    codes = _codes(s, data)
     return _run(
         s,
-        codes,
+        data,
         implied_independencies(s, basis),
         fdr=fdr,
         method=method,
@@ -171,7 +253,7 @@ def independence_audit(
 
 def edge_audit(
     structure: Structure | BayesNet,
-    data: pd.DataFrame,
+    data: Any,
     fdr: float = 0.05,
     *,
     method: str = "g2",
@@ -192,13 +274,12 @@ def edge_audit(
     """
     s = as_structure(structure)
     _check_options(fdr, method)
-    codes = _codes(s, data)
     statements = [
         Independence(p, (c,), tuple(q for q in s.parents[c] if q != p)) for p, c in s.edges
     ]
     out = _run(
         s,
-        codes,
+        data,
         statements,
         fdr=fdr,
         method=method,

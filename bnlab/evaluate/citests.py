@@ -164,6 +164,53 @@ def stratified_cells(
     return cells, row_cell
 
 
+def table_cells(table: NDArray[np.integer], n_given: int) -> Cells:
+    """The cell list of a dense contingency table with axes ``(*z, x, *y)``.
+
+    Gives the same cells, in the same order, as :func:`stratified_cells` on the rows the
+    table counts (strata row-major over ``z``, ``y`` configurations row-major over ``y``), so
+    statistics from either are identical; used with tables from a counts source
+    (:mod:`bnlab.learn.sources`), i.e. partitioned data.
+
+    Parameters
+    ----------
+    table
+        Counts, the ``n_given`` conditioning axes first, then ``x``, then the ``y`` axes.
+    n_given
+        Number of leading conditioning axes.
+    """
+    t = np.asarray(table, dtype=np.int64)
+    if t.ndim < n_given + 2:
+        raise BNError(
+            f"a table of x, y given {n_given} variable(s) needs at least {n_given + 2} axes, "
+            f"got shape {t.shape}."
+        )
+    shape = t.shape
+    n_strata = int(np.prod(shape[:n_given], dtype=np.int64))
+    rx = int(shape[n_given])
+    ry = int(np.prod(shape[n_given + 1 :], dtype=np.int64))
+    t3 = t.reshape(n_strata, rx, ry)
+    x_seen = t3.sum(axis=2) > 0
+    y_seen = t3.sum(axis=1) > 0
+    sx_u = np.flatnonzero(x_seen).astype(np.int64)
+    sy_u = np.flatnonzero(y_seen).astype(np.int64)
+    flat = np.flatnonzero(x_seen[:, :, None] & y_seen[:, None, :]).astype(np.int64)
+    s_of, rest = np.divmod(flat, rx * ry)
+    x_of, y_of = np.divmod(rest, ry)
+    return Cells(
+        counts=t3.ravel()[flat],
+        stratum=s_of,
+        sx=np.searchsorted(sx_u, s_of * rx + x_of).astype(np.int64),
+        sy=np.searchsorted(sy_u, s_of * ry + y_of).astype(np.int64),
+        sx_stratum=sx_u // rx,
+        sy_stratum=sy_u // ry,
+        keys=flat,
+        rx=rx,
+        ry=ry,
+        n=int(t3.sum()),
+    )
+
+
 def _grouped(counts: NDArray[np.floating], ids: NDArray[np.int64], k: int) -> NDArray[np.float64]:
     """Sum the last axis of ``counts`` (B, m) into ``k`` groups per row: (B, k)."""
     b = counts.shape[0]
@@ -294,14 +341,42 @@ def ci_test(
     if method not in ("g2", "chi2"):
         raise BNError(f"unknown CI test method {method!r}; use 'g2' or 'chi2'.")
     ys = [y] if isinstance(y, (int, np.integer)) else list(y)
+    cells, _ = stratified_cells(codes, int(x), ys, list(z), cards)
+    return ci_test_cells(
+        cells,
+        method=method,
+        permutations=permutations,
+        bootstrap=bootstrap,
+        interval=interval,
+        seed=seed,
+    )
+
+
+def ci_test_cells(
+    cells: Cells,
+    *,
+    method: str = "g2",
+    permutations: int = 0,
+    bootstrap: int = 0,
+    interval: float = 0.9,
+    seed: int | np.random.Generator | None = 0,
+) -> CITestResult:
+    """The test of :func:`ci_test` on a cell list (from rows or from a table).
+
+    The result depends on the table alone, not on the order of the rows: permutations
+    permute ``x`` over the rows listed cell by cell, so a table counted from partitioned data
+    (:func:`table_cells`) gives exactly the in-memory result for the same seed.
+    """
+    if method not in ("g2", "chi2"):
+        raise BNError(f"unknown CI test method {method!r}; use 'g2' or 'chi2'.")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    cells, row_cell = stratified_cells(codes, int(x), ys, list(z), cards)
     g2, chi2, dof = cell_statistics(cells)
     stat = float(g2[0] if method == "g2" else chi2[0])
     d = int(dof[0])
     if d == 0:
         p = 1.0
     elif permutations > 0:
+        row_cell = np.repeat(np.arange(cells.counts.size, dtype=np.int64), cells.counts)
         p = permutation_pvalue(cells, row_cell, stat, method, permutations, rng)
     else:
         p = float(stats.chi2.sf(stat, d))

@@ -1,8 +1,10 @@
 """Structure learning: score-based search, PC-stable, expert knowledge, edge confidence.
 
 ``learn_structure(df, score="bic", method="hc")`` is the entry point; see
-:mod:`bnlab.learn.core`. Search options and expert knowledge can be read from a YAML file
-(``conf/structure/*.yaml``) with :func:`load_structure_config`.
+:mod:`bnlab.learn.core`. Data too large for memory are searched through a counts source
+(:mod:`bnlab.learn.sources`: Parquet streamed in batches, or on Dask). Search options and
+expert knowledge can be read from a YAML file (``conf/structure/*.yaml``) with
+:func:`load_structure_config`.
 """
 
 from bnlab.learn.bootstrap import BootstrapResult, averaged_network, bootstrap_strength
@@ -22,19 +24,33 @@ from bnlab.learn.core import (
 )
 from bnlab.learn.metrics import compare, edge_scores, score_difference, shd
 from bnlab.learn.scores import SCORES, FamilyScorer, ScoreError
+from bnlab.learn.source_scorer import SourceScorer
+from bnlab.learn.sources import (
+    ArrayCounts,
+    CountsSource,
+    DaskCounts,
+    ParquetCounts,
+    counts_source,
+)
 
 __all__ = [
     "SCORES",
+    "ArrayCounts",
     "BootstrapResult",
     "ConstraintError",
     "Constraints",
+    "CountsSource",
+    "DaskCounts",
     "FamilyScorer",
     "LearnResult",
+    "ParquetCounts",
     "RequiredCycleError",
     "ScoreError",
+    "SourceScorer",
     "averaged_network",
     "bootstrap_strength",
     "compare",
+    "counts_source",
     "edge_scores",
     "infer_structure",
     "learn_structure",

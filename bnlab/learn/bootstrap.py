@@ -10,7 +10,10 @@ Replicates are row weights over the distinct rows of the data, so no data are co
 the non-parametric bootstrap draws multinomial counts, the Bayesian bootstrap (Rubin 1981)
 Dirichlet(1, ..., 1) weights over the original rows (summed per distinct row, i.e. Gamma
 draws), scaled to the number of rows. Replicates run in joblib worker processes when
-``n_jobs != 1``.
+``n_jobs != 1``, or on the workers of a Dask cluster (``client=``): each task resamples and
+searches its share of the replicates, and replicate ``i`` is seeded by ``(seed, i)`` alone,
+so every way of running gives the same result. Partitioned Parquet data are reduced to
+their distinct rows first (:func:`bnlab.partitioned.distinct_rows`, on the workers too).
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from bnlab.errors import StructureError
+from bnlab.errors import DataError, StructureError
 from bnlab.learn.core import learn_structure, prepare_data
 from bnlab.learn.cpdag import adjacency, cpdag, dag_extension
 from bnlab.learn.scores import unique_rows
-from bnlab.network import BayesNet, Structure
+from bnlab.network import BayesNet, Structure, as_structure
 
 
 @dataclass(frozen=True)
@@ -201,14 +204,60 @@ def _run_batch(
     return arcs
 
 
+def _distinct(
+    data: Any, structure: Structure | BayesNet | None, client: Any, batch_rows: int
+) -> tuple[Structure, NDArray[np.int64], NDArray[np.float64]]:
+    """Empty structure, distinct rows and their counts, of in-memory or Parquet data."""
+    from bnlab.learn.sources import is_path_source
+
+    if is_path_source(data):
+        from bnlab.partitioned import distinct_rows, parquet_files, parquet_structure
+
+        files = parquet_files(data)
+        s = parquet_structure(files) if structure is None else as_structure(structure)
+        base = Structure(s.variables, s.states, {})
+        uniq, counts = distinct_rows(files, base, client=client, batch_rows=batch_rows)
+        if uniq.shape[0] == 0:
+            raise DataError("the data have no rows; the bootstrap needs data.")
+        return base, uniq, counts
+    base, codes = prepare_data(data, structure)
+    uniq, counts = unique_rows(codes)
+    return base, uniq, counts
+
+
+def _dask_arcs(
+    client: Any,
+    uniq: NDArray[np.int64],
+    counts: NDArray[np.float64],
+    base: Structure,
+    reps: list[int],
+    seed: int,
+    bayesian: bool,
+    use_cpdag: bool,
+    kwargs: dict[str, Any],
+) -> NDArray[np.float64]:
+    """Sum of replicate arcs, one task per replicate on the client's cluster."""
+    data = client.scatter([uniq, counts], broadcast=True)
+    futures = [
+        client.submit(
+            _run_batch, data[0], data[1], base, [rep], seed, bayesian, use_cpdag, kwargs, pure=False
+        )
+        for rep in reps
+    ]
+    # arcs hold 0, 0.5 and 1 per replicate: their sum is exact in any order
+    return np.asarray(np.sum(client.gather(futures), axis=0), dtype=np.float64)
+
+
 def bootstrap_strength(
-    data: pd.DataFrame | NDArray[np.integer],
+    data: Any,
     n_replicates: int = 100,
     *,
     bayesian: bool = False,
     cpdag: bool = True,
     structure: Structure | BayesNet | None = None,
     n_jobs: int = 1,
+    client: Any = None,
+    batch_rows: int = 1_000_000,
     seed: int = 0,
     **learn_kwargs: Any,
 ) -> BootstrapResult:
@@ -217,7 +266,8 @@ def bootstrap_strength(
     Parameters
     ----------
     data
-        DataFrame (or codes with ``structure``).
+        DataFrame (or codes with ``structure``), or a Parquet folder, glob or list of files
+        (reduced to distinct rows in bounded memory; the rows are not loaded whole).
     n_replicates
         Number of bootstrap replicates ``R``.
     bayesian
@@ -228,9 +278,14 @@ def bootstrap_strength(
         Variables and states, when ``data`` are codes or to fix the states.
     n_jobs
         joblib worker processes (``-1``: all cores); ``1`` runs in this process.
+    client
+        A ``distributed.Client``: replicates run as tasks on its workers (one per
+        replicate; the distinct rows are broadcast once), and ``n_jobs`` is ignored.
+    batch_rows
+        Rows per record batch when reading Parquet data.
     seed
         Replicate ``i`` uses ``numpy.random.default_rng([seed, i])``, so results do not
-        depend on ``n_jobs``.
+        depend on ``n_jobs`` or on the cluster.
     **learn_kwargs
         Passed to :func:`bnlab.learn_structure` (``score``, ``method``, ``constraints``,
         ``max_indegree``, ...).
@@ -245,10 +300,11 @@ def bootstrap_strength(
     for bad in ("weights", "return_info", "structure"):
         if bad in learn_kwargs:
             raise StructureError(f"`{bad}` cannot be passed to bootstrap_strength's learner.")
-    base, codes = prepare_data(data, structure)
-    uniq, counts = unique_rows(codes)
+    base, uniq, counts = _distinct(data, structure, client, batch_rows)
     reps = list(range(int(n_replicates)))
-    if n_jobs == 1:
+    if client is not None:
+        arcs = _dask_arcs(client, uniq, counts, base, reps, seed, bayesian, cpdag, learn_kwargs)
+    elif n_jobs == 1:
         arcs = _run_batch(uniq, counts, base, reps, seed, bayesian, cpdag, learn_kwargs)
     else:
         from joblib import Parallel, cpu_count, delayed

@@ -1,4 +1,9 @@
-"""``learn_structure``: data (+ expert knowledge) in, a :class:`bnlab.Structure` out."""
+"""``learn_structure``: data (+ expert knowledge) in, a :class:`bnlab.Structure` out.
+
+Data are a DataFrame or codes in memory, or a counts source
+(:mod:`bnlab.learn.sources`: Parquet files streamed in batches, or on Dask) from which the
+search requests the tables of the candidate families of each move in one batch.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +20,15 @@ from bnlab.data import encode
 from bnlab.errors import DataError, StructureError
 from bnlab.learn.constraints import ConstraintError, Constraints, Edge, structure_config_from_dict
 from bnlab.learn.scores import FamilyScorer, check_score
-from bnlab.learn.search import greedy_search
+from bnlab.learn.search import Scorer, greedy_search
+from bnlab.learn.source_scorer import SourceScorer
+from bnlab.learn.sources import CountsSource, ParquetCounts, PathSource, is_path_source
 from bnlab.network import BayesNet, Structure, as_structure
 
 METHODS = ("hc", "tabu", "pc")
+
+#: Data structure learning takes: in memory, or a counts source / Parquet location.
+type LearnData = pd.DataFrame | NDArray[np.integer] | CountsSource | PathSource
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,53 @@ def prepare_data(
     return base, codes
 
 
+def as_source(data: Any, structure: Structure | BayesNet | None) -> CountsSource | None:
+    """A counts source for partitioned ``data`` (a source, or Parquet paths); else ``None``.
+
+    Parquet paths are streamed in this process (:class:`~bnlab.learn.sources.ParquetCounts`);
+    pass a :class:`~bnlab.learn.sources.DaskCounts` to count on a cluster.
+    """
+    if isinstance(data, CountsSource):
+        source = data
+    elif is_path_source(data):
+        source = ParquetCounts(data, structure)
+    else:
+        return None
+    if structure is not None:
+        s = as_structure(structure)
+        if list(s.variables) != list(source.structure.variables) or any(
+            tuple(s.states[v]) != tuple(source.structure.states[v]) for v in s.variables
+        ):
+            raise DataError(
+                "`structure=` does not match the counts source's variables and states; build "
+                "the source with that structure."
+            )
+    if source.n_rows == 0:
+        raise DataError("the data have no rows; structure learning needs data.")
+    return source
+
+
+def _scorer(
+    data: Any,
+    structure: Structure | BayesNet | None,
+    score: str,
+    ess: float,
+    weights: NDArray[np.floating] | None = None,
+) -> tuple[Structure, Scorer, int, NDArray[np.integer] | None]:
+    """``(empty structure, scorer, rows, codes)``; ``codes`` is ``None`` for partitioned data."""
+    source = as_source(data, structure)
+    if source is not None:
+        if weights is not None:
+            raise StructureError(
+                "row weights need the data in memory; a counts source has no rows to weigh."
+            )
+        return source.structure, SourceScorer(source, score, ess), source.n_rows, None
+    base, codes = prepare_data(data, structure)
+    cards = [base.cards[v] for v in base.variables]
+    scorer = FamilyScorer(codes, cards, score, ess, weights=weights)
+    return base, scorer, int(codes.shape[0]), codes
+
+
 def _start_edges(start: Any, variables: Sequence[str]) -> tuple[Edge, ...] | None:
     if start is None:
         return None
@@ -127,7 +184,7 @@ def _start_edges(start: Any, variables: Sequence[str]) -> tuple[Edge, ...] | Non
 
 def structure_score(
     structure: Structure | BayesNet,
-    data: pd.DataFrame | NDArray[np.integer],
+    data: LearnData,
     score: str = "bic",
     *,
     ess: float = 1.0,
@@ -138,7 +195,7 @@ def structure_score(
 
 def local_scores(
     structure: Structure | BayesNet,
-    data: pd.DataFrame | NDArray[np.integer],
+    data: LearnData,
     score: str = "bic",
     *,
     ess: float = 1.0,
@@ -146,14 +203,20 @@ def local_scores(
     """Local score of every family of ``structure`` on ``data``."""
     s = as_structure(structure)
     name = check_score(score, ess)
-    _, codes = prepare_data(data, s)
-    sc = FamilyScorer(codes, [s.cards[v] for v in s.variables], name, ess)
-    return {v: sc.score(s.index[v], sorted(s.index[p] for p in s.parents[v])) for v in s.variables}
+    # a counts source keeps its own variable order; everything else is read with ``s``'s
+    base, sc, _, _ = _scorer(data, None if isinstance(data, CountsSource) else s, name, ess)
+    absent = [v for v in s.variables if v not in base.index or base.states[v] != tuple(s.states[v])]
+    if absent:
+        raise DataError(
+            f"the data lack, or have other states for, variable(s) {absent} of the structure."
+        )
+    idx = base.index
+    return {v: sc.score(idx[v], sorted(idx[p] for p in s.parents[v])) for v in s.variables}
 
 
 @overload
 def learn_structure(
-    data: pd.DataFrame | NDArray[np.integer],
+    data: LearnData,
     score: str = ...,
     method: str = ...,
     *,
@@ -176,7 +239,7 @@ def learn_structure(
 
 @overload
 def learn_structure(
-    data: pd.DataFrame | NDArray[np.integer],
+    data: LearnData,
     score: str = ...,
     method: str = ...,
     *,
@@ -198,7 +261,7 @@ def learn_structure(
 
 
 def learn_structure(
-    data: pd.DataFrame | NDArray[np.integer],
+    data: LearnData,
     score: str = "bic",
     method: str = "hc",
     *,
@@ -223,7 +286,11 @@ def learn_structure(
     ----------
     data
         DataFrame with one column per variable (Categorical columns give the states; NaN is
-        missing), or integer codes ``(rows, variables)`` with ``structure``.
+        missing), integer codes ``(rows, variables)`` with ``structure``, or partitioned
+        data (``hc``/``tabu`` only): a Parquet folder, glob or list of files (streamed in
+        this process) or a :class:`bnlab.learn.sources.CountsSource` such as
+        :class:`~bnlab.learn.sources.DaskCounts`. Partitioned data give the same graph and
+        score, bit for bit, as the same rows in memory.
     score
         ``"bic"``, ``"aic"``, ``"bdeu"``, ``"k2"`` or ``"loglik"`` (all larger-is-better).
     method
@@ -270,7 +337,12 @@ def learn_structure(
     if method_name not in METHODS:
         raise StructureError(f"unknown method {method!r}; choose one of {list(METHODS)}.")
     name = check_score(score, ess)
-    base, codes = prepare_data(data, structure)
+    if method_name == "pc" and (isinstance(data, CountsSource) or is_path_source(data)):
+        raise StructureError(
+            "method='pc' needs the data in memory; use method='hc' or 'tabu' on partitioned "
+            "data, or read the rows into a DataFrame."
+        )
+    base, scorer, n_rows, codes = _scorer(data, structure, name, ess, weights)
     variables = list(base.variables)
     if constraints is None:
         cons = Constraints()
@@ -293,12 +365,13 @@ def learn_structure(
         raise StructureError(f"max_indegree must be a non-negative integer, got {max_indegree!r}.")
     cons.validate(variables, max_indegree)
     cards = [base.cards[v] for v in variables]
-    scorer = FamilyScorer(codes, cards, name, ess, weights=weights)
     idx = {v: i for i, v in enumerate(variables)}
     pdag_edges: dict[str, list[Edge]] | None = None
     if method_name == "pc":
         from bnlab.learn.pc import pc_stable
 
+        if codes is None:  # pragma: no cover - partitioned data are refused above
+            raise StructureError("method='pc' needs the data in memory.")
         pc = pc_stable(
             codes, cards, variables, alpha=alpha, test=test, constraints=cons, max_cond=max_indegree
         )
@@ -339,7 +412,7 @@ def learn_structure(
         score=float(sum(loc.values())),
         local_scores=loc,
         n_dropped=dropped,
-        n_rows=int(codes.shape[0]),
+        n_rows=n_rows,
         method=method_name,
         score_name=name,
         iterations=iterations,

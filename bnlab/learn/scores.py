@@ -18,6 +18,13 @@ by a family when the child and all its parents are observed.
 :class:`FamilyScorer` is what structure search calls: it counts many candidate families in a
 single ``np.bincount`` over stacked flat indices (all single-parent additions to a child at
 once) and caches every local score it has computed by ``(child, parent set)``.
+
+Local scores sum their cells one after another in the table's row-major order
+(:func:`ordered_sum`), so cells that hold zero (padding, unobserved parent configurations)
+never change a score's last bit. A family's score is then a function of its table and axis
+order alone, whether it was counted here, in a batch of candidate additions, or from
+partitioned data (:class:`bnlab.learn.source_scorer.SourceScorer`): in-memory and partitioned
+searches take the same path and reach bit-identical scores.
 """
 
 from __future__ import annotations
@@ -50,6 +57,19 @@ def check_score(score: str, ess: float) -> str:
     if name == "bdeu" and not (np.isfinite(ess) and ess > 0):
         raise ScoreError(f"BDeu needs an equivalent sample size ess > 0, got {ess!r}.")
     return name
+
+
+def ordered_sum(values: NDArray[np.number]) -> NDArray[np.float64]:
+    """Sum each ``values[i]`` over its cells in row-major order, strictly one after another.
+
+    Unlike numpy's pairwise ``sum``, a sequential sum is unchanged by zeros anywhere in the
+    table (``x + 0.0 == x``), so padded and unpadded tables of one family score the same.
+    """
+    m = values.shape[0]
+    flat = np.asarray(values, dtype=np.float64).reshape(m, -1)
+    if flat.shape[1] == 0:
+        return np.zeros(m)
+    return np.asarray(np.cumsum(flat, axis=1)[:, -1], dtype=np.float64)
 
 
 def score_tables(
@@ -91,11 +111,11 @@ def score_tables(
     if score in ("loglik", "bic", "aic"):
         nj = tables.sum(axis=2)
         if xlogx_lut is not None and tables.dtype.kind in "iu":
-            ll = xlogx_lut[tables].sum(axis=(1, 2)) - xlogx_lut[nj].sum(axis=1)
+            ll = ordered_sum(xlogx_lut[tables]) - ordered_sum(xlogx_lut[nj])
         else:
             t = tables.astype(np.float64, copy=False)
             njf = nj.astype(np.float64, copy=False)
-            ll = xlogy(t, t).sum(axis=(1, 2)) - xlogy(njf, njf).sum(axis=1)
+            ll = ordered_sum(xlogy(t, t)) - ordered_sum(xlogy(njf, njf))
         if score == "loglik":
             return np.asarray(ll, dtype=np.float64)
         n_params = qf * (r - 1)
@@ -116,10 +136,10 @@ def score_tables(
         # few distinct prior counts per batch (one per cardinality of the added parent)
         for a in np.unique(a_jk):
             sel = np.flatnonzero(a_jk == a)
-            res[sel] += lgamma_lut(float(a))[tables[sel]].sum(axis=(1, 2))
+            res[sel] += ordered_sum(lgamma_lut(float(a))[tables[sel]])
         for a in np.unique(a_j):
             sel = np.flatnonzero(a_j == a)
-            res[sel] -= lgamma_lut(float(a))[nj_i[sel]].sum(axis=1)
+            res[sel] -= ordered_sum(lgamma_lut(float(a))[nj_i[sel]])
         return res
     flat = tables.reshape(m, -1)
     fam, pos = np.nonzero(flat)
@@ -373,6 +393,13 @@ class FamilyScorer:
 
     def _total(self) -> float:
         return self.n_total
+
+    def prefetch(self, requests: Sequence[tuple[int, tuple[int, ...]]]) -> None:
+        """Nothing to do: in memory, families are counted when first scored.
+
+        (A :class:`bnlab.learn.source_scorer.SourceScorer` counts the announced families of
+        a move in one pass over partitioned data.)
+        """
 
     def add_scores(
         self, child: int, parents: Sequence[int], candidates: NDArray[np.integer]

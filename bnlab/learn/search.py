@@ -18,6 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnlab.learn.scores import FamilyScorer
+from bnlab.learn.source_scorer import SourceScorer
+
+#: What the search scores with: in-memory codes or a counts source.
+Scorer = FamilyScorer | SourceScorer
 
 _NEG = -np.inf
 # score differences closer than this are ties (rounding noise is ~1e-10)
@@ -49,7 +53,7 @@ class _Search:
 
     def __init__(
         self,
-        scorer: FamilyScorer,
+        scorer: Scorer,
         allowed: NDArray[np.bool_],
         required: NDArray[np.bool_],
         max_indegree: int | None,
@@ -72,6 +76,30 @@ class _Search:
         self._reach: NDArray[np.bool_] | None = None
 
     # -- bookkeeping ----------------------------------------------------------------------
+    def _candidates(self, y: int, ps: tuple[int, ...]) -> NDArray[np.intp]:
+        """Variables that may be added to ``y``'s parents ``ps``."""
+        if len(ps) >= self.max_in:
+            return np.zeros(0, dtype=np.intp)
+        cand_mask = self.allowed[:, y].copy()
+        cand_mask[list(ps)] = False
+        return np.flatnonzero(cand_mask)
+
+    def _prefetch(self, columns: list[tuple[int, tuple[int, ...]]]) -> None:
+        """Announce every family the given ``(child, parents)`` columns will score.
+
+        Parent orders are those the scoring calls of :meth:`_column` use, so a counts
+        source builds each table with the axis order in-memory counting gives it.
+        """
+        requests: list[tuple[int, tuple[int, ...]]] = []
+        for y, ps in columns:
+            if (y, ps) in self.columns:
+                continue
+            requests.append((y, ps))
+            requests.extend((y, (*ps, int(x))) for x in self._candidates(y, ps))
+            requests.extend((y, tuple(q for q in ps if q != x)) for x in ps)
+        if requests:
+            self.sc.prefetch(requests)
+
     def _column(self, y: int) -> None:
         ps = self.parents[y]
         key = (y, ps)
@@ -79,10 +107,8 @@ class _Search:
         if got is None:
             loc = self.sc.score(y, ps)
             add_col = np.full(self.p, _NEG)
-            if len(ps) < self.max_in:
-                cand_mask = self.allowed[:, y].copy()
-                cand_mask[list(ps)] = False
-                cand = np.flatnonzero(cand_mask)
+            cand = self._candidates(y, ps)
+            if cand.size:
                 add_col[cand] = self.sc.add_scores(y, ps, cand)
             del_col = np.full(self.p, _NEG)
             if ps:
@@ -97,6 +123,12 @@ class _Search:
         first = not self.iterations and not self.columns
         if first and sum(1 for ps in parents if not ps) * 2 >= self.p:
             self.sc.precompute_pairs()
+        changed = [
+            (y, tuple(sorted(parents[y])))
+            for y in range(self.p)
+            if first or tuple(sorted(parents[y])) != self.parents[y]
+        ]
+        self._prefetch(changed)
         for y in range(self.p):
             ps = tuple(sorted(parents[y]))
             if first or ps != self.parents[y]:
@@ -137,6 +169,7 @@ class _Search:
     def apply(self, kind: int, x: int, y: int) -> None:
         """Apply move ``kind`` (0 add, 1 delete, 2 reverse) on the pair ``x -> y``."""
         if kind == 0:
+            self._prefetch([(y, tuple(sorted((*self.parents[y], x))))])
             self.parents[y] = tuple(sorted((*self.parents[y], x)))
             self.adj[x, y] = True
             if self._reach is not None:
@@ -149,11 +182,18 @@ class _Search:
             self._column(y)
         elif kind == 1:
             self._reach = None
+            self._prefetch([(y, tuple(q for q in self.parents[y] if q != x))])
             self.parents[y] = tuple(q for q in self.parents[y] if q != x)
             self.adj[x, y] = False
             self._column(y)
         else:
             self._reach = None
+            self._prefetch(
+                [
+                    (y, tuple(q for q in self.parents[y] if q != x)),
+                    (x, tuple(sorted((*self.parents[x], y)))),
+                ]
+            )
             self.parents[y] = tuple(q for q in self.parents[y] if q != x)
             self.parents[x] = tuple(sorted((*self.parents[x], y)))
             self.adj[x, y] = False
@@ -233,7 +273,7 @@ class _Search:
 
 
 def greedy_search(
-    scorer: FamilyScorer,
+    scorer: Scorer,
     *,
     allowed: NDArray[np.bool_],
     required: NDArray[np.bool_],

@@ -1,13 +1,20 @@
-"""Stage ``fit``: the posterior over the CPTs of the learned structure."""
+"""Stage ``fit``: the posterior over the CPTs of the learned structure.
+
+With ``compute: dask`` or ``compute.train_data`` set, the conjugate fit counts the Parquet
+rows in place (streamed here, or one task per file on the Dask scheduler): the same
+posterior as in memory, in bounded memory.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bnlab.config import BackendConfig, PriorConfig, load_params
+from bnlab.config import BackendConfig, ComputeConfig, PriorConfig, load_params
+from bnlab.errors import ConfigError
 from bnlab.network import Structure
 from bnlab.posterior import Posterior
 from bnlab.stages import common
@@ -29,16 +36,50 @@ def backend_options(backend: BackendConfig, seed: int) -> dict[str, Any]:
     return options
 
 
+def compute_options(compute: ComputeConfig | None, backend: BackendConfig) -> dict[str, Any]:
+    """Keyword arguments of :func:`bnlab.fit` that send the counting of Parquet rows to Dask.
+
+    Raises
+    ------
+    ConfigError
+        ``compute: dask`` with an MCMC backend, which needs the rows in memory.
+    """
+    if compute is None or compute.name == "local":
+        return {} if compute is None else {"batch_rows": compute.batch_rows}
+    if backend.name != "conjugate":
+        raise ConfigError(
+            f"compute=dask counts for the conjugate backend only; backend={backend.name!r} "
+            "samples from the rows in memory: use compute=local or backend=conjugate."
+        )
+    return {
+        "compute": "dask",
+        "scheduler": compute.scheduler_address,
+        "timeout": compute.timeout_s,
+        "batch_rows": compute.batch_rows,
+    }
+
+
 def fit_posterior(
-    structure: Structure, train: pd.DataFrame, prior: PriorConfig, backend: BackendConfig, seed: int
+    structure: Structure,
+    train: pd.DataFrame | str,
+    prior: PriorConfig,
+    backend: BackendConfig,
+    seed: int,
+    compute: ComputeConfig | None = None,
 ) -> Posterior:
     """Fit ``structure`` to the training rows with the configured prior and backend.
 
     ``prior.ess`` is BDeu's equivalent sample size, and the pseudo-count per cell of the
-    uniform prior.
+    uniform prior. ``train`` is a DataFrame, or a Parquet location counted in place as
+    ``compute`` says (MCMC backends read such rows into memory).
     """
     from bnlab.fit import fit
 
+    options = backend_options(backend, seed)
+    if isinstance(train, str) and backend.name == "conjugate":
+        options.update(compute_options(compute, backend))
+    elif isinstance(train, str):
+        compute_options(compute, backend)  # refuses compute=dask for MCMC
     return fit(
         structure,
         train,
@@ -46,7 +87,7 @@ def fit_posterior(
         ess=prior.ess,
         backend=backend.name,
         alpha=prior.ess,
-        **backend_options(backend, seed),
+        **options,
     )
 
 
@@ -63,11 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     """Read the parameters, rows and structure; write the posterior and its mean network."""
     from bnlab.io import read_structure, write_network
+    from bnlab.stages.learn import partitioned, train_location
 
     cfg = load_params(args.params, root=args.root)
-    train = common.read_frame(args.train)
     structure = read_structure(args.structure)
-    post = fit_posterior(structure, train, cfg.prior, cfg.backend, cfg.seed)
+    train: pd.DataFrame | str
+    if partitioned(cfg.compute):
+        train = train_location(cfg.compute, args.train, Path(args.root))
+    else:
+        train = common.read_frame(args.train)
+    post = fit_posterior(structure, train, cfg.prior, cfg.backend, cfg.seed, cfg.compute)
     mean = post.mean()
     post.save(args.posterior)
     write_network(mean, args.network)

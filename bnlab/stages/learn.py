@@ -1,4 +1,9 @@
-"""Stage ``learn``: the graph, from expert knowledge, a structure search, or both."""
+"""Stage ``learn``: the graph, from expert knowledge, a structure search, or both.
+
+With ``compute: dask`` or ``compute.train_data`` set, the training rows are never loaded:
+the search takes its counts from a counts source over the Parquet files (streamed here, or
+one task per file on the Dask scheduler), with the same result as in memory.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,65 @@ from typing import Any
 
 import pandas as pd
 
-from bnlab.config import DatasetConfig, StructureConfig, load_params, parse_edges, resolve_path
+from bnlab.config import (
+    ComputeConfig,
+    DatasetConfig,
+    StructureConfig,
+    load_params,
+    parse_edges,
+    resolve_path,
+)
 from bnlab.errors import ConfigError
+from bnlab.learn.sources import CountsSource
 from bnlab.network import Structure
 from bnlab.stages import common
 from bnlab.stages.prepare import load_network
 
+#: Training data of the learn and fit steps: rows in memory, or a counts source over Parquet.
+type TrainData = pd.DataFrame | CountsSource
 
-def _states(frame: pd.DataFrame) -> dict[str, tuple[str, ...]]:
-    return {str(c): tuple(str(s) for s in frame[c].cat.categories) for c in frame.columns}
+
+def _states(train: TrainData) -> dict[str, tuple[str, ...]]:
+    if isinstance(train, CountsSource):
+        return {v: tuple(train.structure.states[v]) for v in train.structure.variables}
+    return {str(c): tuple(str(s) for s in train[c].cat.categories) for c in train.columns}
+
+
+def partitioned(compute: ComputeConfig) -> bool:
+    """Whether learn and fit count the training rows in place rather than in memory."""
+    return compute.name == "dask" or compute.train_data is not None
+
+
+def train_location(compute: ComputeConfig, prepared: str | Path, root: Path) -> str:
+    """The Parquet location of the training rows: ``compute.train_data``, else ``prepared``."""
+    if compute.train_data is None:
+        return str(prepared)
+    return str(resolve_path(compute.train_data, root))
+
+
+def open_source(compute: ComputeConfig, location: str) -> CountsSource:
+    """A counts source over the Parquet ``location`` as ``compute`` says (local or Dask).
+
+    Raises
+    ------
+    ConfigError
+        The Dask scheduler does not answer within ``compute.timeout_s`` seconds.
+    DataError
+        No Parquet files at ``location``, or partitions that differ (the file is named).
+    """
+    from bnlab.learn.sources import counts_source
+
+    return counts_source(
+        location,
+        compute=compute.name,
+        scheduler=compute.scheduler_address,
+        timeout=compute.timeout_s,
+        batch_rows=compute.batch_rows,
+    )
 
 
 def expert_structure(
-    s: StructureConfig, d: DatasetConfig, frame: pd.DataFrame, root: Path
+    s: StructureConfig, d: DatasetConfig, frame: TrainData, root: Path
 ) -> Structure:
     """The expert graph: ``structure.edges``, else ``structure.network``, else the true network.
 
@@ -87,9 +138,13 @@ def search_options(s: StructureConfig, seed: int) -> dict[str, Any]:
 
 
 def learn(
-    s: StructureConfig, d: DatasetConfig, train: pd.DataFrame, root: Path, seed: int = 0
+    s: StructureConfig, d: DatasetConfig, train: TrainData, root: Path, seed: int = 0
 ) -> Structure:
-    """The structure for ``structure.source``: expert, learned, or hybrid (search from expert)."""
+    """The structure for ``structure.source``: expert, learned, or hybrid (search from expert).
+
+    ``train`` is a DataFrame, or a counts source (see :func:`open_source`) for data counted
+    in place; ``structure.method: pc`` needs a DataFrame.
+    """
     from bnlab.learn import learn_structure
 
     if s.source == "expert":
@@ -116,8 +171,13 @@ def run(args: argparse.Namespace) -> None:
     from bnlab.io import write_structure
 
     cfg = load_params(args.params, root=args.root)
-    train = common.read_frame(args.train)
-    structure = learn(cfg.structure, cfg.dataset, train, Path(args.root), seed=cfg.seed)
+    root = Path(args.root)
+    if partitioned(cfg.compute):
+        with open_source(cfg.compute, train_location(cfg.compute, args.train, root)) as source:
+            structure = learn(cfg.structure, cfg.dataset, source, root, seed=cfg.seed)
+    else:
+        train = common.read_frame(args.train)
+        structure = learn(cfg.structure, cfg.dataset, train, root, seed=cfg.seed)
     Path(args.structure).parent.mkdir(parents=True, exist_ok=True)
     write_structure(structure, args.structure)
 
