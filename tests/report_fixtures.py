@@ -20,6 +20,8 @@ import bnlab
 from bnlab import evaluate
 from bnlab.data import encode
 from bnlab.evaluate import calibration_metrics as cm
+from bnlab.infer import Engine
+from bnlab.report.explanations import explain_examples, explanations_to_json
 from bnlab.report.paths import FILES
 from bnlab.report.queries import example_queries
 
@@ -124,6 +126,9 @@ def asia_results(n_train: int = 3000, n_test: int = 2000) -> dict[str, Any]:
         ]
     )
     queries = example_queries(post, test, ["either", "dysp"], rows=2, draws=100)
+    explanations = explain_examples(
+        Engine(post, draws=100), test, ["either", "dysp"], rows=1, example_rows=2
+    )
     return {
         "title": "asia test report",
         "posterior": post,
@@ -135,6 +140,7 @@ def asia_results(n_train: int = 3000, n_test: int = 2000) -> dict[str, Any]:
         "coverage": coverage,
         "ppc": ppc,
         "queries": queries,
+        "explanations": explanations,
         "truth": net,
         "provenance": {"git_commit": "0" * 40, "data_hash": "md5:abc", "config": {"seed": 0}},
     }
@@ -167,6 +173,7 @@ def write_experiment(root: Path, results: dict[str, Any]) -> Path:
     results["coverage"].to_csv(p.coverage_curve, index=False)
     results["ppc"].table.to_csv(p.ppc, index=False)
     results["queries"].to_csv(p.queries, index=False)
+    p.explanations.write_text(json.dumps(explanations_to_json(results["explanations"])))
     prov = dict(results["provenance"])
     config = prov.pop("config")
     p.provenance.write_text(json.dumps(prov))

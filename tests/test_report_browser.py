@@ -129,7 +129,11 @@ def test_report_renders_in_chromium(report_file, tmp_path):
     assert _broken(images) == []
     shown = {s["id"]: s["height"] for s in probe["sections"]}
     assert list(shown) == list(SECTION_IDS)
+    assert {"coverage", "ppc", "queries", "explanations"} <= set(shown)
     assert all(h > 40 for h in shown.values())
+    alts = [i["alt"] for i in images]
+    assert alts.count("evidence contributions") == len(asia_results()["explanations"]) > 0
+    assert {"coverage curve", "posterior predictive check of state frequencies"} <= set(alts)
 
 
 OK_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'

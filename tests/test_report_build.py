@@ -92,7 +92,7 @@ def test_forest_marks_true_values(page):
 
 def test_optional_pieces_are_said_not_run(results):
     page = build_report(posterior=results["posterior"])
-    for sid in ("verdict", "audit", "calibration", "coverage", "ppc", "queries"):
+    for sid in ("verdict", "audit", "calibration", "coverage", "ppc", "queries", "explanations"):
         body = page.split(f'<section id="{sid}">')[1].split("</section>")[0]
         assert "Not run" in body, sid
     assert "Not run" not in page.split('<section id="cpts">')[1].split("</section>")[0]
@@ -155,6 +155,11 @@ def test_write_report_from_folder_and_cli(results, tmp_path):
     assert "<td>bronc, either</td>" in page  # the audit's conditioning sets survive the CSV
     assert "&quot;seed&quot;: 0" in page  # config.yaml shown under provenance
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["index.html"]  # no temp left
+    # a folder without the explanations (an MLflow run of bnlab-experiment) says not run
+    (exp / FILES.explanations).unlink()
+    page = write_report(exp, tmp_path / "out2").read_text(encoding="utf-8")
+    assert "Not run" in page.split('<section id="explanations">')[1].split("</section>")[0]
+    assert "Not run" not in page.split('<section id="queries">')[1].split("</section>")[0]
     # the CLI writes next to the experiment by default; `bnlab report` is the same command
     assert report_main([str(exp)]) == 0
     assert (exp / "index.html").is_file()

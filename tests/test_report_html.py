@@ -86,6 +86,7 @@ def test_every_section_says_not_run_without_input():
         sections.coverage_section(None),
         sections.ppc_section(None, 0.9),
         sections.queries_section(None),
+        sections.explanations_section(None, 0.9),
         sections.provenance_section(None),
     ]
     assert tuple(p.id for p in parts) == sections.SECTION_IDS
@@ -124,6 +125,8 @@ def test_calibration_metrics_with_and_without_intervals():
 
 def test_coverage_frame_from_evaluate_table():
     table = pd.DataFrame({"level": [0.9, 0.5], "coverage": [0.88, 0.52], "se": [0.01, 0.02]})
+    # the evaluate stage writes an empty table when there is no simulation study
+    assert "Not run" in sections.coverage_section(table.iloc[:0]).body
     frame = sections.coverage_frame({"table": table})
     assert list(frame["nominal"]) == [0.5, 0.9]
     assert frame["lower"].iloc[1] == 0.88 - 1.96 * 0.01

@@ -27,7 +27,17 @@ def test_queries_match_markov_blanket_formula():
     codes = encode(data[list(net.variables)], net)
     cpts = {v: c[None] for v, c in net.cpts.items()}
     for target in ("either", "smoke"):
-        oracle = markov_blanket_probs(net.structure, cpts, codes[:3], target)[0]
+        # the first 3 distinct blanket configurations, found by a plain loop over the rows
+        blanket = [net.structure.index[v] for v in markov_blanket(net, target)]
+        seen: list[tuple[int, ...]] = []
+        picked = []
+        for i, row in enumerate(codes):
+            key = tuple(int(row[j]) for j in blanket)
+            if key not in seen and len(seen) < 3:
+                seen.append(key)
+                picked.append(i)
+        assert len(picked) == 3 and picked != [0, 1, 2]  # duplicates were skipped
+        oracle = markov_blanket_probs(net.structure, cpts, codes[picked], target)[0]
         got = q[(q["target"] == target) & (q["evidence"] != "")]
         states = list(net.states[target])
         for i in range(3):
@@ -52,3 +62,26 @@ def test_unknown_target_is_refused():
     net = bnlab.load_example("asia")
     with pytest.raises(DataError, match="nope"):
         example_queries(net, bnlab.sample(net, n=5, seed=0), ["nope"])
+
+
+def test_a_row_impossible_under_some_draws_is_summarised_over_the_others():
+    from bnlab.infer import Engine
+    from bnlab.report.explanations import explain_examples
+
+    net = bnlab.load_example("asia")
+    draws = {v: np.stack([c, c, c]) for v, c in net.cpts.items()}
+    draws["lung"][0] = [[0.0, 1.0], [0.0, 1.0]]  # draw 0: lung=yes is impossible
+    engine = Engine.from_draws(net.structure, draws)
+    data = bnlab.sample(net, n=400, seed=0)
+    data = data[data["lung"] == "yes"].head(1)  # evidence row with lung=yes, bronc=?
+    q = example_queries(net, data, ["smoke"], rows=1, engine=engine)
+    got = q[q["evidence"] != ""]
+    codes = encode(data[list(net.variables)], net)
+    oracle = markov_blanket_probs(net.structure, {v: c[None] for v, c in net.cpts.items()},
+                                  codes, "smoke")[0, 0]  # fmt: skip
+    # summarised over draws 1 and 2 (equal to the network), draw 0 left out
+    np.testing.assert_allclose(got["mean"], oracle, atol=1e-6)
+    np.testing.assert_allclose(got["lower"], oracle, atol=1e-6)
+    np.testing.assert_allclose(got["upper"], oracle, atol=1e-6)
+    # no credible interval for its Shapley values: the row is not explained
+    assert explain_examples(engine, data, ["smoke"], rows=1, example_rows=1) == []

@@ -10,7 +10,7 @@ import ast
 import json
 import os
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from bnlab.errors import ArtifactError, DataError
 from bnlab.network import BayesNet, Structure
 from bnlab.report import html as h
 from bnlab.report import sections
+from bnlab.report.explanations import QueryExplanation, explanations_from_json
 from bnlab.report.paths import FILES, REPORT_NAME, ExperimentFiles, ExperimentPaths
 
 VERSIONED = (
@@ -65,6 +66,7 @@ def build_report(
     coverage: pd.DataFrame | Mapping[str, Any] | None = None,
     ppc: Any | None = None,
     queries: pd.DataFrame | None = None,
+    explanations: Sequence[QueryExplanation] | None = None,
     provenance: Mapping[str, Any] | None = None,
     truth: BayesNet | None = None,
     interval: float = 0.9,
@@ -102,7 +104,9 @@ def build_report(
     ppc
         :func:`bnlab.evaluate.predictive_checks` output or its ``table``.
     queries
-        Example queries with intervals (e.g. ``Engine.query`` output).
+        Example queries with intervals (:func:`bnlab.report.example_queries` output).
+    explanations
+        Explained example queries (:func:`bnlab.report.explanations.explain_examples`).
     provenance
         ``config``, ``git_commit``, ``data_hash``, ``versions`` (versions are added if absent).
     truth
@@ -139,6 +143,7 @@ def build_report(
         sections.coverage_section(coverage),
         sections.ppc_section(ppc, interval),
         sections.queries_section(queries),
+        sections.explanations_section(explanations, interval),
         sections.provenance_section(prov),
     ]
     subtitle = "Self-contained report: the vetting verdict, the graph, the posterior CPTs and "
@@ -251,6 +256,8 @@ def load_experiment(
         kw["ppc"] = _read_csv(p.ppc)
     if p.queries.exists():
         kw["queries"] = _read_csv(p.queries)
+    if p.explanations.exists():
+        kw["explanations"] = explanations_from_json(_read_json(p.explanations))
     provenance = dict(_read_json(p.provenance)) if p.provenance.exists() else {}
     if "config" not in provenance and p.config.exists():
         import yaml

@@ -190,6 +190,69 @@ def forest_svg(entries: pd.DataFrame, interval: float, width: int = 760) -> byte
     return "".join(out).encode("utf-8")
 
 
+def contributions_svg(table: pd.DataFrame, interval: float, width: int = 640) -> bytes:
+    """Shapley values as horizontal bars from zero, with their credible interval as a whisker.
+
+    ``table`` has ``variable, state, shapley`` and optionally ``lower, upper``; rows are drawn
+    top to bottom in the given order, positive values blue, negative red. Hand-written SVG,
+    like :func:`forest_svg`.
+    """
+    from xml.sax.saxutils import escape
+
+    row, top, bottom = 18, 10, 34
+    n = len(table)
+    labels = [f"{r.variable}={r.state}" for r in table.itertuples(index=False)]
+    longest = max((len(x) for x in labels), default=4)
+    left = int(min(width * 0.45, 6.0 * longest + 14))
+    right = width - 16
+    height = top + row * n + bottom
+    cols = ["shapley", *(c for c in ("lower", "upper") if c in table)]
+    span = float(np.nanmax(np.abs(table[cols].to_numpy(dtype=float)), initial=0.0)) or 1.0
+
+    def sx(v: float) -> float:
+        return left + (right - left) * (0.5 + 0.5 * max(-1.0, min(1.0, v / span)))
+
+    zero = sx(0.0)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="10">',
+        f'<rect width="{width}" height="{height}" fill="#fff"/>',
+        f'<line x1="{zero:.1f}" y1="{top - 2}" x2="{zero:.1f}" y2="{top + row * n}" '
+        f'stroke="{GREY}"/>',
+    ]
+    for v in (-span, span):
+        out.append(
+            f'<text x="{sx(v):.1f}" y="{top + row * n + 13}" text-anchor="middle">{v:+.3g}</text>'
+        )
+    band = f", {round(100 * interval)}% interval" if "lower" in table else ""
+    out.append(
+        f'<text x="{(left + right) / 2:.1f}" y="{height - 4}" text-anchor="middle">'
+        f"Shapley value: change of the probability{band}</text>"
+    )
+    for i, (label, r) in enumerate(zip(labels, table.itertuples(index=False), strict=True)):
+        y = top + row * i
+        value = float(r.shapley)
+        x0, x1 = sorted((zero, sx(value)))
+        colour = BLUE if value >= 0 else RED
+        out.append(
+            f'<text x="{left - 6}" y="{y + row / 2 + 3.5:.1f}" text-anchor="end">'
+            f"{escape(label)}</text>"
+        )
+        out.append(
+            f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 0.5):.1f}" '
+            f'height="{row - 6}" fill="{colour}" fill-opacity="0.75"/>'
+        )
+        if "lower" in table:
+            lo, hi = sx(float(r.lower)), sx(float(r.upper))
+            mid = y + row / 2
+            out.append(
+                f'<line x1="{lo:.1f}" y1="{mid:.1f}" x2="{hi:.1f}" y2="{mid:.1f}" '
+                'stroke="#1d2330" stroke-width="1.2"/>'
+            )
+    out.append("</svg>")
+    return "".join(out).encode("utf-8")
+
+
 def reliability_figure(curve: pd.DataFrame, target: str, interval: float) -> Figure:
     """Reliability diagram: observed frequency against confidence, with the posterior band.
 

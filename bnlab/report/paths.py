@@ -25,6 +25,8 @@ coverage_curve CSV of ``evaluate.coverage(...)["table"]``: ``level, coverage, n_
 ppc            CSV of ``evaluate.predictive_checks(...).table``: ``kind, variable, other, state,
                observed, rep_mean, rep_lower, rep_upper, p_upper, p_two_sided``
 queries        CSV of example queries: ``target, evidence, state, mean, lower, upper``
+explanations   JSON ``{"explanations": [...]}`` of explained example queries
+               (:func:`bnlab.report.explanations.explanations_to_json`)
 provenance     JSON: ``{"config": {...}, "git_commit": str, "data_hash": str, "versions": {...}}``
 config         the run's configuration as YAML (shown when ``provenance`` has no ``config``)
 metrics        flat JSON metrics of the evaluate stage; ``calibration.<target>.<metric>`` keys
@@ -60,6 +62,7 @@ class ExperimentFiles:
     coverage_curve: str = "coverage.csv"
     ppc: str = "ppc.csv"
     queries: str = "queries.csv"
+    explanations: str = "explanations.json"
     provenance: str = "provenance.json"
     metrics: str = "metrics.json"
     config: str = "config.yaml"
@@ -86,6 +89,7 @@ class ExperimentPaths:
     coverage_curve: Path
     ppc: Path
     queries: Path
+    explanations: Path
     provenance: Path
     metrics: Path
     config: Path

@@ -1,15 +1,17 @@
 """Example queries for the report: ``P(target | its Markov blanket in a held-out row)``.
 
 A reviewer sees what the model answers, and how sure it is, on concrete cases: for each target,
-the prior query (no evidence) and a few held-out rows with the target's Markov blanket
+the prior query (no evidence) and a few distinct held-out rows with the target's Markov blanket
 (parents, children, children's other parents) observed.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bnlab.errors import DataError
@@ -23,6 +25,34 @@ def markov_blanket(structure: Structure | BayesNet, variable: str) -> tuple[str,
     blanket = {*s.parents[variable], *kids, *(p for c in kids for p in s.parents[c])}
     blanket.discard(variable)
     return tuple(v for v in s.variables if v in blanket)
+
+
+def example_evidence(
+    structure: Structure | BayesNet, data: pd.DataFrame, target: str, rows: int
+) -> list[dict[str, str]]:
+    """Evidence of a target's example queries: ``{}`` (the prior query), then held-out rows.
+
+    The rows are the first ``rows`` distinct evidence rows of ``data`` with every
+    Markov-blanket column (of those present in ``data``) observed, as ``{variable: state}``.
+
+    Raises
+    ------
+    DataError
+        ``target`` is not a variable of ``structure``.
+    """
+    s = as_structure(structure)
+    if target not in s.states:
+        raise DataError(f"example query target {target!r} is not a variable of the model.")
+    blanket = [v for v in markov_blanket(s, target) if v in data.columns]
+    complete = data[blanket].dropna().drop_duplicates().head(rows) if blanket else data.head(0)
+    evidence: list[dict[str, str]] = [{}]
+    evidence += [{v: str(r[v]) for v in blanket} for _, r in complete.iterrows()]
+    return evidence
+
+
+def evidence_text(evidence: dict[str, str]) -> str:
+    """``"A=a, B=b"``: one evidence row as the report shows it (empty for no evidence)."""
+    return ", ".join(f"{k}={x}" for k, x in evidence.items())
 
 
 def example_queries(
@@ -43,7 +73,8 @@ def example_queries(
     model
         A :class:`bnlab.Posterior` (intervals over CPT draws) or a :class:`bnlab.BayesNet`.
     data
-        Held-out rows; the first ``rows`` whose blanket is fully observed give the evidence.
+        Held-out rows; the first ``rows`` distinct ones with the blanket fully observed give
+        the evidence (:func:`example_evidence`).
     targets
         Variables to query.
     rows
@@ -60,34 +91,49 @@ def example_queries(
         lower, upper``.
     """
     from bnlab.infer import Engine
+    from bnlab.infer.intervals import sampled_interval
 
     s = as_structure(model.structure if hasattr(model, "structure") else model)
     if engine is None:
         engine = (
             Engine(model) if isinstance(model, BayesNet) else Engine(model, draws=draws, seed=seed)
         )
+    columns = ["target", "evidence", "state", "mean", "lower", "upper"]
+    if not targets:
+        return pd.DataFrame(columns=columns)
+    # every target's evidence in one engine call: one compiled batch shape for all of them
+    evidence = {t: example_evidence(s, data, t, rows) for t in targets}
+    batch = [e for t in targets for e in evidence[t]]
+    # a row impossible under some CPT draws (a draw's entry can underflow to zero) is NaN
+    # there and summarised over the other draws; NaN throughout if impossible under all
+    marg = engine.marginals(batch, variables=list(dict.fromkeys(targets)), on_impossible="nan")
     frames = []
+    start = 0
     for target in targets:
-        if target not in s.states:
-            raise DataError(f"example query target {target!r} is not a variable of the model.")
-        blanket = [v for v in markov_blanket(s, target) if v in data.columns]
-        complete = data[blanket].dropna().head(rows) if blanket else data.head(0)
-        evidence: list[dict[str, str]] = [{}]
-        evidence += [{v: str(r[v]) for v in blanket} for _, r in complete.iterrows()]
-        answer = engine.query(target, evidence, interval=interval)
-        text = [", ".join(f"{k}={x}" for k, x in e.items()) for e in evidence]
+        n, states = len(evidence[target]), s.states[target]
+        p = np.asarray(marg[target][..., start : start + n, :], dtype=np.float64)
+        start += n
+        if p.ndim == 3 and not np.isnan(p).any():  # (draws, rows, states): over the draws
+            mean, lower, upper = sampled_interval(p, interval)
+        elif p.ndim == 3:
+            with warnings.catch_warnings():  # all-NaN rows stay NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(p, axis=0)
+                lower, upper = np.nanquantile(p, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
+        else:
+            mean = lower = upper = p
         frames.append(
             pd.DataFrame(
                 {
                     "target": target,
-                    "evidence": [text[int(i)] for i in answer["row"]],
-                    "state": answer["state"].astype(str),
-                    "mean": answer["mean"],
-                    "lower": answer["lower"],
-                    "upper": answer["upper"],
+                    "evidence": np.repeat(
+                        [evidence_text(e) for e in evidence[target]], len(states)
+                    ),
+                    "state": np.tile(np.array(states, dtype=object), n),
+                    "mean": mean.reshape(-1),
+                    "lower": lower.reshape(-1),
+                    "upper": upper.reshape(-1),
                 }
             )
         )
-    if not frames:
-        return pd.DataFrame(columns=["target", "evidence", "state", "mean", "lower", "upper"])
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True)[columns]

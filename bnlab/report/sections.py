@@ -7,8 +7,8 @@ Every function accepts ``None`` for its evidence and then returns the section wi
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ from bnlab.network import BayesNet, Structure, as_structure
 from bnlab.report import figures
 from bnlab.report import html as h
 from bnlab.report.layout import layered_layout
+
+if TYPE_CHECKING:
+    from bnlab.report.explanations import QueryExplanation
 
 #: Section ids in page order; tests and the pipeline rely on these anchors.
 SECTION_IDS = (
@@ -30,6 +33,7 @@ SECTION_IDS = (
     "coverage",
     "ppc",
     "queries",
+    "explanations",
     "provenance",
 )
 
@@ -394,11 +398,14 @@ def coverage_frame(coverage: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
 def coverage_section(coverage: pd.DataFrame | Mapping[str, Any] | None) -> h.Section:
     """Coverage curve of the credible intervals in a simulation study (true CPTs known)."""
     title = "Coverage"
-    if coverage is None:
+    if coverage is None or (isinstance(coverage, pd.DataFrame) and coverage.empty):
         return h.Section(
             "coverage",
             title,
-            h.not_run("coverage needs a simulation study (data sampled from a known network)."),
+            h.not_run(
+                "coverage needs a simulation study (data sampled from a known network, "
+                "fitted on its graph)."
+            ),
         )
     frame = coverage_frame(coverage)
     body = h.paragraph(
@@ -467,9 +474,93 @@ def ppc_section(ppc: Any | None, interval: float, *, max_rows: int = 40) -> h.Se
 def queries_section(queries: pd.DataFrame | None) -> h.Section:
     """Show example queries ``P(target | evidence)`` with their credible intervals."""
     title = "Example queries"
-    if queries is None:
+    if queries is None or queries.empty:
         return h.Section("queries", title, h.not_run("no example queries were computed."))
-    return h.Section("queries", title, h.table(queries))
+    body = h.paragraph(
+        "P(target = state | evidence) with its credible interval: per target the prior "
+        "(no evidence) and held-out rows with the target's Markov blanket observed."
+    )
+    shown = queries
+    if "evidence" in shown:  # the prior query has no evidence (NaN after a CSV round trip)
+        text = shown["evidence"].fillna("").astype(str)
+        shown = shown.assign(evidence=text.where(text != "", "(none: the prior)"))
+    return h.Section("queries", title, body + h.table(shown))
+
+
+# -- explanations ----------------------------------------------------------------------------
+def _mpe_html(e: QueryExplanation) -> str:
+    """The MPE's probability against the runner-up's, and where the two differ."""
+    m = e.mpe
+    text = (
+        f"Most probable explanation of the {len(m.assignment)} unobserved variables "
+        f"(posterior-mean CPTs): probability {h.fmt(m.probability)}"
+    )
+    if m.runner_up is None:
+        return h.paragraph(text + "; the evidence fixes every variable, no runner-up.")
+    ratio = m.probability / m.runner_up_probability if m.runner_up_probability > 0 else np.inf
+    text += f"; runner-up {h.fmt(m.runner_up_probability)} (the MPE is {h.fmt(ratio, 3)} times "
+    text += "as likely)."
+    diff = pd.DataFrame(
+        [
+            {"variable": v, "MPE": s, "runner-up": m.runner_up[v]}
+            for v, s in m.assignment.items()
+            if m.runner_up.get(v) != s
+        ],
+        columns=["variable", "MPE", "runner-up"],
+    )
+    full = pd.DataFrame({"variable": list(m.assignment), "state": list(m.assignment.values())})
+    return (
+        h.paragraph(text)
+        + h.table(diff)
+        + h.details("the whole most probable explanation", h.table(full))
+    )
+
+
+def explanation_html(e: QueryExplanation, interval: float) -> str:
+    """One explained query: its answer, Shapley values, sensitive CPT entries and MPE."""
+    pct = round(100 * interval)
+    given = ", ".join(f"{k}={v}" for k, v in e.evidence.items())
+    body = f"<h3>{h.esc(f'P({e.target}={e.state} | {given})')}</h3>"
+    body += h.paragraph(
+        f"Answer {h.fmt(e.mean)} [{h.fmt(e.lower)}, {h.fmt(e.upper)}] ({pct}% interval); "
+        f"{h.fmt(e.prior)} without evidence. Shapley values split the change between the "
+        "observed variables (they sum to it); loo is the change when that variable alone is "
+        "removed."
+    )
+    if len(e.contributions):
+        body += h.image(
+            figures.contributions_svg(e.contributions, interval), "svg", "evidence contributions"
+        )
+        body += h.table(e.contributions)
+    sens = e.sensitivity.assign(
+        parent_states=[", ".join(str(x) for x in p) for p in e.sensitivity["parent_states"]]
+    ).rename(columns={"parent_states": "given"})
+    body += h.paragraph(
+        f"The {len(sens)} CPT entries P(variable = state | given) the answer is most sensitive "
+        "to: the derivative of the answer in the entry, the rest of its row co-varied "
+        "proportionally."
+    )
+    body += h.table(sens)
+    return body + _mpe_html(e)
+
+
+def explanations_section(
+    explanations: Sequence[QueryExplanation] | None, interval: float
+) -> h.Section:
+    """Explain example queries: evidence contributions, parameter sensitivity, MPE."""
+    title = "Explanations"
+    if explanations is None:
+        return h.Section(
+            "explanations", title, h.not_run("explanations of the example queries (evaluate).")
+        )
+    if not explanations:
+        return h.Section(
+            "explanations",
+            title,
+            h.not_run("no example query with evidence was explained (evaluate.explain_rows)."),
+        )
+    body = "".join(explanation_html(e, interval) for e in explanations)
+    return h.Section("explanations", title, body)
 
 
 # -- provenance ------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Stage ``evaluate``: audit, calibration, coverage and the vetting verdict on held-out rows."""
+"""Stage ``evaluate``: audit, calibration, coverage and the vetting verdict on held-out rows.
+
+Besides the verdict's evidence it computes what the report shows: posterior predictive
+checks, example queries with their intervals, and explanations of some of them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -17,14 +21,29 @@ from bnlab.network import BayesNet, Structure
 from bnlab.posterior import Posterior
 from bnlab.stages import common
 
+if TYPE_CHECKING:  # importing it imports JAX, which must wait for common.use_compile_cache
+    from bnlab.report.explanations import QueryExplanation
+
+#: Columns of the coverage table (``bnlab.evaluate.coverage(...)["table"]``); written empty
+#: when there is no simulation study, so the pipeline's output always exists.
+COVERAGE_COLUMNS = ("level", "coverage", "n_queries", "se")
+
 
 class Evaluation(NamedTuple):
-    """What the stage computes: flat metrics, the verdict, and the tables behind them."""
+    """What the stage computes: flat metrics, the verdict, and the tables behind them.
+
+    ``coverage`` is empty unless the data were simulated from a known network and fitted on
+    its graph; ``explanations`` explain the first example queries of each target.
+    """
 
     metrics: dict[str, float]
     verdict: Any
     calibration_curve: pd.DataFrame
     audit: pd.DataFrame
+    coverage: pd.DataFrame
+    ppc: pd.DataFrame
+    queries: pd.DataFrame
+    explanations: list[QueryExplanation]
 
 
 def heldout_loglik(net: BayesNet, data: pd.DataFrame) -> tuple[float, int]:
@@ -96,8 +115,10 @@ def evaluate_model(
     test: pd.DataFrame,
     truth: BayesNet | None,
 ) -> Evaluation:
-    """Audit the structure, calibrate the targets, check coverage, and vet the model."""
+    """Audit, calibrate, check coverage and predictions, answer and explain, then vet."""
     from bnlab import evaluate
+    from bnlab.report.explanations import explain_examples
+    from bnlab.report.queries import example_queries
 
     metrics: dict[str, float] = {}
     audit = evaluate.independence_audit(structure, test, fdr=cfg.vetting.audit_fdr)
@@ -109,22 +130,44 @@ def evaluate_model(
     metrics["structure.edges"] = float(len(structure.edges))
     from bnlab.infer import Engine
 
-    # one engine (one compiled plan over the same CPT draws) for calibration and coverage
-    engine = Engine(post, draws=cfg.evaluate.draws, seed=cfg.seed)
-    cal, cal_metrics, curve = _calibration(post, test, list(cfg.evaluate.targets), cfg, engine)
+    e = cfg.evaluate
+    targets = list(e.targets)
+    # one engine (one compiled plan over the same CPT draws) for every posterior query
+    engine = Engine(post, draws=e.draws, seed=cfg.seed)
+    cal, cal_metrics, curve = _calibration(post, test, targets, cfg, engine)
     metrics.update(cal_metrics)
     coverage = None
+    coverage_table = pd.DataFrame({c: [] for c in COVERAGE_COLUMNS})
     if truth is not None:
         from bnlab.learn.metrics import edge_scores, shd
 
         metrics["structure.shd"] = float(shd(structure, truth))
         for key, value in edge_scores(structure, truth).items():
             metrics[f"structure.{key}"] = float(value)
-        if set(structure.edges) == set(truth.edges):
+        if cfg.dataset.source == "network" and set(structure.edges) == set(truth.edges):
             coverage = evaluate.coverage(
-                post, truth, queries=200, draws=cfg.evaluate.draws, seed=cfg.seed, engine=engine
+                post, truth, queries=e.coverage_queries, draws=e.draws, seed=cfg.seed, engine=engine
             )
             metrics["coverage.90"] = _coverage_90(coverage)
+            coverage_table = coverage["table"][list(COVERAGE_COLUMNS)]
+    ppc = evaluate.predictive_checks(
+        post, test.iloc[: e.max_rows], draws=e.draws, interval=e.interval, seed=cfg.seed
+    ).table
+    outside = (ppc["observed"] < ppc["rep_lower"]) | (ppc["observed"] > ppc["rep_upper"])
+    metrics["ppc.outside_share"] = float(outside.mean()) if len(ppc) else 0.0
+    queries = example_queries(
+        post, test, targets, rows=e.example_rows, interval=e.interval, engine=engine
+    )
+    explanations = explain_examples(
+        engine,
+        test,
+        targets,
+        rows=e.explain_rows,
+        example_rows=e.example_rows,
+        interval=e.interval,
+        seed=cfg.seed,
+        answers=queries,
+    )
     diagnostics = evaluate.mcmc_diagnostics(post)  # None for a conjugate posterior
     if diagnostics is not None:
         metrics.update({f"mcmc.{k}": float(v) for k, v in diagnostics.items()})
@@ -136,7 +179,7 @@ def evaluate_model(
         thresholds=asdict(cfg.vetting),
     )
     metrics["verdict.passed"] = float(verdict.passed)
-    return Evaluation(metrics, verdict, curve, audit)
+    return Evaluation(metrics, verdict, curve, audit, coverage_table, ppc, queries, explanations)
 
 
 def _coverage_90(coverage: Any) -> float:
@@ -161,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verdict", required=True, help="output: vetting verdict (.json)")
     p.add_argument("--calibration", required=True, help="output: reliability curves (.csv)")
     p.add_argument("--audit", required=True, help="output: independence audit (.csv)")
+    p.add_argument("--coverage", required=True, help="output: coverage curve (.csv)")
+    p.add_argument("--ppc", required=True, help="output: posterior predictive checks (.csv)")
+    p.add_argument("--queries", required=True, help="output: example queries (.csv)")
+    p.add_argument("--explanations", required=True, help="output: their explanations (.json)")
     return p
 
 
@@ -178,8 +225,14 @@ def run(args: argparse.Namespace) -> None:
     if cfg.dataset.network is not None:
         truth = load_network(cfg.dataset.network, Path(args.root))
     out = evaluate_model(cfg, structure, post, test, truth)
+    from bnlab.report.explanations import explanations_to_json
+
     common.write_frame(args.calibration, out.calibration_curve)
     common.write_frame(args.audit, out.audit)
+    common.write_frame(args.coverage, out.coverage)
+    common.write_frame(args.ppc, out.ppc)
+    common.write_frame(args.queries, out.queries)
+    common.write_json(args.explanations, explanations_to_json(out.explanations))
     common.write_text(args.verdict, out.verdict.to_json())
     common.write_json(args.metrics, out.metrics)
 
