@@ -21,6 +21,7 @@ from bnlab import evaluate
 from bnlab.data import encode
 from bnlab.evaluate import calibration_metrics as cm
 from bnlab.infer import Engine
+from bnlab.monitor import drift
 from bnlab.report.explanations import explain_examples, explanations_to_json
 from bnlab.report.paths import FILES
 from bnlab.report.queries import example_queries
@@ -129,6 +130,9 @@ def asia_results(n_train: int = 3000, n_test: int = 2000) -> dict[str, Any]:
     explanations = explain_examples(
         Engine(post, draws=100), test, ["either", "dysp"], rows=1, example_rows=2
     )
+    # a drift check of a batch from the same network (the quiet case; tests of the alert
+    # itself are in test_report_monitoring)
+    monitor = json.loads(drift(post, bnlab.sample(net, n=1000, seed=2), replicates=10).to_json())
     return {
         "title": "asia test report",
         "posterior": post,
@@ -141,6 +145,7 @@ def asia_results(n_train: int = 3000, n_test: int = 2000) -> dict[str, Any]:
         "ppc": ppc,
         "queries": queries,
         "explanations": explanations,
+        "monitor": monitor,
         "truth": net,
         "provenance": {"git_commit": "0" * 40, "data_hash": "md5:abc", "config": {"seed": 0}},
     }
@@ -176,6 +181,7 @@ def write_experiment(root: Path, results: dict[str, Any]) -> Path:
     p.explanations.write_text(json.dumps(explanations_to_json(results["explanations"])))
     prov = dict(results["provenance"])
     config = prov.pop("config")
+    p.monitor.write_text(json.dumps(results["monitor"]))
     p.provenance.write_text(json.dumps(prov))
     import yaml
 

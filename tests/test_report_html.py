@@ -11,6 +11,7 @@ import pandas as pd
 from bnlab.evaluate import Check, Verdict
 from bnlab.report import html as h
 from bnlab.report import sections
+from bnlab.report.monitoring import monitor_section
 
 
 def test_escaping_of_names_and_values():
@@ -87,6 +88,7 @@ def test_every_section_says_not_run_without_input():
         sections.ppc_section(None, 0.9),
         sections.queries_section(None),
         sections.explanations_section(None, 0.9),
+        monitor_section(None),
         sections.provenance_section(None),
     ]
     assert tuple(p.id for p in parts) == sections.SECTION_IDS

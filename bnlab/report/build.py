@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -18,10 +17,12 @@ from typing import Any
 import pandas as pd
 
 from bnlab.errors import ArtifactError, DataError
+from bnlab.io.files import atomic_path
 from bnlab.network import BayesNet, Structure
 from bnlab.report import html as h
 from bnlab.report import sections
 from bnlab.report.explanations import QueryExplanation, explanations_from_json
+from bnlab.report.monitoring import monitor_section
 from bnlab.report.paths import FILES, REPORT_NAME, ExperimentFiles, ExperimentPaths
 
 VERSIONED = (
@@ -67,6 +68,7 @@ def build_report(
     ppc: Any | None = None,
     queries: pd.DataFrame | None = None,
     explanations: Sequence[QueryExplanation] | None = None,
+    monitor: Mapping[str, Any] | None = None,
     provenance: Mapping[str, Any] | None = None,
     truth: BayesNet | None = None,
     interval: float = 0.9,
@@ -107,6 +109,8 @@ def build_report(
         Example queries with intervals (:func:`bnlab.report.example_queries` output).
     explanations
         Explained example queries (:func:`bnlab.report.explanations.explain_examples`).
+    monitor
+        The last drift verdict of ``bnlab monitor`` (``DriftReport.to_json()`` parsed).
     provenance
         ``config``, ``git_commit``, ``data_hash``, ``versions`` (versions are added if absent).
     truth
@@ -144,6 +148,7 @@ def build_report(
         sections.ppc_section(ppc, interval),
         sections.queries_section(queries),
         sections.explanations_section(explanations, interval),
+        monitor_section(monitor),
         sections.provenance_section(prov),
     ]
     subtitle = "Self-contained report: the vetting verdict, the graph, the posterior CPTs and "
@@ -258,6 +263,8 @@ def load_experiment(
         kw["queries"] = _read_csv(p.queries)
     if p.explanations.exists():
         kw["explanations"] = explanations_from_json(_read_json(p.explanations))
+    if p.monitor.exists():
+        kw["monitor"] = _read_json(p.monitor)
     provenance = dict(_read_json(p.provenance)) if p.provenance.exists() else {}
     if "config" not in provenance and p.config.exists():
         import yaml
@@ -272,18 +279,10 @@ def load_experiment(
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write ``text`` (UTF-8) to ``path`` atomically (a temp file beside it, then a rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def write_report(

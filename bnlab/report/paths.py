@@ -27,6 +27,7 @@ ppc            CSV of ``evaluate.predictive_checks(...).table``: ``kind, variabl
 queries        CSV of example queries: ``target, evidence, state, mean, lower, upper``
 explanations   JSON ``{"explanations": [...]}`` of explained example queries
                (:func:`bnlab.report.explanations.explanations_to_json`)
+monitor        JSON drift verdict of ``bnlab monitor ... --out`` (``DriftReport.to_json()``)
 provenance     JSON: ``{"config": {...}, "git_commit": str, "data_hash": str, "versions": {...}}``
 config         the run's configuration as YAML (shown when ``provenance`` has no ``config``)
 metrics        flat JSON metrics of the evaluate stage; ``calibration.<target>.<metric>`` keys
@@ -63,6 +64,7 @@ class ExperimentFiles:
     ppc: str = "ppc.csv"
     queries: str = "queries.csv"
     explanations: str = "explanations.json"
+    monitor: str = "monitor.json"
     provenance: str = "provenance.json"
     metrics: str = "metrics.json"
     config: str = "config.yaml"
@@ -90,6 +92,7 @@ class ExperimentPaths:
     ppc: Path
     queries: Path
     explanations: Path
+    monitor: Path
     provenance: Path
     metrics: Path
     config: Path

@@ -34,6 +34,7 @@ SECTION_IDS = (
     "ppc",
     "queries",
     "explanations",
+    "monitor",
     "provenance",
 )
 
