@@ -177,20 +177,27 @@ def _write_outputs(out: Path, exp: ExperimentConfig, results: Mapping[str, Any])
     import yaml
 
     from bnlab.io import write_network, write_structure
-    from bnlab.stages.report import render
+    from bnlab.report.paths import FILES
+    from bnlab.stages.evaluate import write_evaluation
+    from bnlab.stages.report import write_page
 
-    ev = results["evaluation"]
-    common.write_text(out / "config.yaml", yaml.safe_dump(as_dict(exp), sort_keys=False))
-    write_structure(results["structure"], out / "structure.json")
-    results["posterior"].save(out / "posterior.nc")
-    write_network(results["posterior"].mean(), out / "network.json")
-    common.write_json(out / "metrics.json", ev.metrics)
-    common.write_text(out / "verdict.json", ev.verdict.to_json())
-    common.write_frame(out / "calibration.csv", ev.calibration_curve)
-    common.write_frame(out / "audit.csv", ev.audit)
-    verdict = json_loads(ev.verdict.to_json())
-    html = render(exp.name, as_dict(exp), ev.metrics, verdict, ev.calibration_curve)
-    common.write_text(out / "report.html", html)
+    p = FILES.under(out)
+    common.write_text(p.config, yaml.safe_dump(as_dict(exp), sort_keys=False))
+    write_structure(results["structure"], p.structure)
+    results["posterior"].save(p.posterior)
+    write_network(results["posterior"].mean(), p.network)
+    write_evaluation(
+        results["evaluation"],
+        metrics=p.metrics,
+        verdict=p.verdict,
+        calibration=p.calibration_curve,
+        audit=p.audit,
+        coverage=p.coverage_curve,
+        ppc=p.ppc,
+        queries=p.queries,
+        explanations=p.explanations,
+    )
+    write_page(out, out / "report.html", interval=exp.evaluate.interval)
 
 
 def json_loads(text: str) -> dict[str, Any]:

@@ -132,3 +132,10 @@ def test_coverage_frame_from_evaluate_table():
     frame = sections.coverage_frame({"table": table})
     assert list(frame["nominal"]) == [0.5, 0.9]
     assert frame["lower"].iloc[1] == 0.88 - 1.96 * 0.01
+
+
+def test_undefined_metrics_read_as_nan():
+    # JSON null: e.g. the AUC of a target observed in one state only
+    assert np.isnan(sections.metric_interval(None)[0])
+    mean, lower, upper = sections.metric_interval({"mean": 0.5, "lower": None, "upper": 0.7})
+    assert mean == 0.5 and np.isnan(lower) and upper == 0.7

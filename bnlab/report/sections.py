@@ -318,14 +318,22 @@ def audit_section(audit: pd.DataFrame | None, *, max_rows: int = 300) -> h.Secti
 
 # -- calibration -----------------------------------------------------------------------------
 def metric_interval(value: Any) -> tuple[float, float, float]:
-    """Return ``(mean, lower, upper)`` of a metric given as a number or a mapping."""
+    """Return ``(mean, lower, upper)`` of a metric given as a number or a mapping.
+
+    ``None`` (JSON ``null``: a metric that is undefined on these data, such as the AUC of a
+    target observed in one state only) reads as NaN.
+    """
+
+    def number(x: Any) -> float:
+        return float("nan") if x is None else float(x)
+
     if isinstance(value, Mapping):
         return (
-            float(value["mean"]),
-            float(value.get("lower", np.nan)),
-            float(value.get("upper", np.nan)),
+            number(value.get("mean")),
+            number(value.get("lower")),
+            number(value.get("upper")),
         )
-    return float(value), float("nan"), float("nan")
+    return number(value), float("nan"), float("nan")
 
 
 def calibration_section(

@@ -7,6 +7,7 @@ checks, example queries with their intervals, and explanations of some of them.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -20,6 +21,8 @@ from bnlab.config import ExperimentConfig, load_params
 from bnlab.network import BayesNet, Structure
 from bnlab.posterior import Posterior
 from bnlab.stages import common
+
+PathLike = str | os.PathLike[str]
 
 if TYPE_CHECKING:  # importing it imports JAX, which must wait for common.use_compile_cache
     from bnlab.report.explanations import QueryExplanation
@@ -225,16 +228,42 @@ def run(args: argparse.Namespace) -> None:
     if cfg.dataset.network is not None:
         truth = load_network(cfg.dataset.network, Path(args.root))
     out = evaluate_model(cfg, structure, post, test, truth)
+    write_evaluation(
+        out,
+        metrics=args.metrics,
+        verdict=args.verdict,
+        calibration=args.calibration,
+        audit=args.audit,
+        coverage=args.coverage,
+        ppc=args.ppc,
+        queries=args.queries,
+        explanations=args.explanations,
+    )
+
+
+def write_evaluation(
+    ev: Evaluation,
+    *,
+    metrics: PathLike,
+    verdict: PathLike,
+    calibration: PathLike,
+    audit: PathLike,
+    coverage: PathLike,
+    ppc: PathLike,
+    queries: PathLike,
+    explanations: PathLike,
+) -> None:
+    """Write an :class:`Evaluation`'s files, each atomically (the stage's and the app's)."""
     from bnlab.report.explanations import explanations_to_json
 
-    common.write_frame(args.calibration, out.calibration_curve)
-    common.write_frame(args.audit, out.audit)
-    common.write_frame(args.coverage, out.coverage)
-    common.write_frame(args.ppc, out.ppc)
-    common.write_frame(args.queries, out.queries)
-    common.write_json(args.explanations, explanations_to_json(out.explanations))
-    common.write_text(args.verdict, out.verdict.to_json())
-    common.write_json(args.metrics, out.metrics)
+    common.write_frame(calibration, ev.calibration_curve)
+    common.write_frame(audit, ev.audit)
+    common.write_frame(coverage, ev.coverage)
+    common.write_frame(ppc, ev.ppc)
+    common.write_frame(queries, ev.queries)
+    common.write_json(explanations, explanations_to_json(ev.explanations))
+    common.write_text(verdict, ev.verdict.to_json())
+    common.write_json(metrics, ev.metrics)
 
 
 def main(argv: list[str] | None = None) -> int:
