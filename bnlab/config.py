@@ -24,7 +24,8 @@ from bnlab.errors import ConfigError
 SOURCES = ("network", "file")
 STRUCTURE_SOURCES = ("expert", "learned", "hybrid")
 PRIORS = ("bdeu", "k2", "uniform", "hierarchical")
-BACKENDS = ("conjugate", "numpyro", "pymc")
+BACKENDS = ("conjugate", "numpyro", "pymc", "gibbs")
+COMPUTE = ("local", "dask")
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
@@ -143,6 +144,25 @@ class TrackingConfig:
 
 
 @dataclass
+class ComputeConfig:
+    """Where the learn and fit steps count the training rows (``conf/compute/``).
+
+    ``local`` with no ``train_data`` loads the prepared rows into memory (the default);
+    otherwise the rows are counted in place from Parquet, streamed in record batches of
+    ``batch_rows`` rows (``local``) or one task per file on the Dask scheduler at
+    ``scheduler_address`` (``dask``), which must answer within ``timeout_s`` seconds.
+    ``train_data`` is a Parquet folder, glob or file of training rows to use instead of the
+    prepared ones (the Dask workers must be able to read it under the same path).
+    """
+
+    name: str = "local"
+    scheduler_address: str | None = None
+    timeout_s: float = 10.0
+    batch_rows: int = 1_000_000
+    train_data: str | None = None
+
+
+@dataclass
 class ExperimentConfig:
     """One experiment: data, structure, prior, backend, evaluation, gate, export, tracking."""
 
@@ -156,6 +176,7 @@ class ExperimentConfig:
     vetting: VettingConfig = field(default_factory=VettingConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
 
 def register_schema() -> None:
@@ -438,6 +459,24 @@ def _check_rest(cfg: ExperimentConfig) -> None:
         )
 
 
+def _check_compute(c: ComputeConfig) -> None:
+    _choice(c.name, COMPUTE, "compute.name")
+    if c.name == "dask" and not c.scheduler_address:
+        raise ConfigError(
+            "compute=dask needs compute.scheduler_address, e.g. tcp://scheduler-host:8786 "
+            "(the address `dask scheduler` prints), or use compute=local."
+        )
+    if not c.timeout_s > 0:
+        raise ConfigError(f"compute.timeout_s={c.timeout_s} must be a positive number of seconds.")
+    if c.batch_rows < 1:
+        raise ConfigError(f"compute.batch_rows={c.batch_rows} must be >= 1.")
+    if c.train_data is not None and not c.train_data.strip():
+        raise ConfigError(
+            "compute.train_data is empty: give a Parquet folder, glob or file, or null to use "
+            "the prepared training rows."
+        )
+
+
 def _dataset_variables(d: DatasetConfig, root: Path) -> set[str] | None:
     if d.schema:
         return set(d.schema)
@@ -509,6 +548,7 @@ def validate(
     _check_dataset(typed.dataset, base)
     _check_structure(typed.structure, typed.dataset, base)
     _check_rest(typed)
+    _check_compute(typed.compute)
     _check_names(typed, base)
     return typed
 

@@ -61,6 +61,7 @@ BACKENDS: dict[str, Backend | str] = {
     "conjugate": "bnlab.fit.conjugate:fit_conjugate",
     "numpyro": "bnlab.fit.numpyro_backend:fit_numpyro",
     "pymc": "bnlab.fit.pymc_backend:fit_pymc",
+    "gibbs": "bnlab.fit.gibbs_backend:fit_gibbs",
 }
 
 
@@ -184,7 +185,7 @@ def fit(
         BDeu equivalent sample size.
     backend
         Name of a registered backend: ``"conjugate"`` (exact, closed form), ``"numpyro"``
-        or ``"pymc"``.
+        or ``"pymc"`` (NUTS), or ``"gibbs"`` (data-augmentation Gibbs, numpy).
     alpha
         Pseudo-count per cell of the ``"uniform"`` prior.
     **backend_options
@@ -217,7 +218,8 @@ def fit(
         if backend not in HIERARCHICAL_BACKENDS:
             raise BackendError(
                 f"prior='hierarchical' needs an MCMC backend {sorted(HIERARCHICAL_BACKENDS)}, "
-                f"not {backend!r}; the conjugate backend takes 'bdeu', 'k2' or 'uniform'."
+                f"not {backend!r}: its rows are not conjugate. The conjugate and gibbs "
+                "backends take 'bdeu', 'k2', 'uniform' or pseudo-counts."
             )
         pseudo, desc = prior_alpha(s, "k2"), {"prior": HIERARCHICAL}
     else:

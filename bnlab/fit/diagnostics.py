@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bnlab.errors import BackendError
+
+if TYPE_CHECKING:
+    from bnlab.network import Structure
+    from bnlab.posterior import Posterior
 
 #: Fewest draws per chain for which split R-hat and ESS are meaningful.
 MIN_DRAWS = 20
@@ -168,3 +172,56 @@ def warn_if_poor(
             ConvergenceWarning,
             stacklevel=3,
         )
+
+
+def diagnosed_posterior(
+    structure: Structure,
+    draws: Mapping[str, NDArray[np.float64]],
+    *,
+    backend: str,
+    prior: str,
+    ess: float | None,
+    n_rows: int,
+    sample_stats: Mapping[str, NDArray[Any]],
+    warn: bool,
+    attrs: Mapping[str, Any],
+) -> Posterior:
+    """Diagnose CPT draws, warn if they are poor, and wrap them in a :class:`Posterior`.
+
+    Parameters
+    ----------
+    structure
+        The fitted structure.
+    draws
+        Per variable, CPT draws ``(chain, draw, *parent cards, card)``.
+    backend, prior, ess, n_rows
+        Posterior metadata.
+    sample_stats
+        Per-draw sampler statistics ``(chain, draw, ...)``; a boolean ``"diverging"``
+        entry is counted as divergences.
+    warn
+        Whether to raise a :class:`ConvergenceWarning` on poor diagnostics.
+    attrs
+        Backend metadata; ``"diagnostics"`` (:meth:`Diagnostics.as_dict`) is added.
+
+    Returns
+    -------
+    Posterior
+        Of kind ``"draws"``, no rows dropped (MCMC backends use every row).
+    """
+    from bnlab.posterior import Posterior
+
+    diag = diagnose(draws, sample_stats.get("diverging"))
+    if warn:
+        warn_if_poor(diag, backend)
+    return Posterior(
+        structure,
+        draws=draws,
+        prior=prior,
+        ess=ess,
+        backend=backend,
+        n_rows=n_rows,
+        n_dropped=dict.fromkeys(structure.variables, 0),
+        sample_stats=dict(sample_stats),
+        attrs={"diagnostics": diag.as_dict(), **attrs},
+    )
