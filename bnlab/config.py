@@ -417,9 +417,10 @@ def _check_rest(cfg: ExperimentConfig) -> None:
         )
     b = cfg.backend
     _choice(b.name, BACKENDS, "backend.name")
-    if cfg.prior.name == "hierarchical" and b.name == "conjugate":
+    if cfg.prior.name == "hierarchical" and b.name in ("conjugate", "gibbs"):
         raise ConfigError(
-            "prior=hierarchical has no closed form: use it with backend=numpyro or backend=pymc."
+            f"prior=hierarchical has no conjugate updates, so backend={b.name} cannot fit it: "
+            "use backend=numpyro or backend=pymc."
         )
     if b.sampler is not None:
         if b.name != "pymc":

@@ -113,7 +113,8 @@ def test_committed_params_yaml_equals_what_conf_composes_to(tmp_path: Path) -> N
         (["structure=learned", "structure.required=[[HR,CO],[CO,HR]]"], r"required has a directed"),
         (["dataset=csv", "dataset.path=missing.csv"], r"no such data file"),
         (["evaluate.test_fraction=1.0"], r"test_fraction"),
-        (["prior=hierarchical"], r"no closed form"),
+        (["prior=hierarchical"], r"backend=conjugate cannot fit it"),
+        (["prior=hierarchical", "backend=gibbs"], r"backend=gibbs cannot fit it"),
     ],
 )
 def test_invalid_configs_are_refused(overrides: list[str], match: str) -> None:

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from bnlab.errors import BackendError
 from bnlab.fit import FitInput
-from bnlab.fit.diagnostics import diagnose, warn_if_poor
+from bnlab.fit.diagnostics import diagnosed_posterior
 from bnlab.fit.model_spec import ModelSpec, read_options, spec_from_inputs
 from bnlab.posterior import Posterior
 
@@ -205,11 +205,7 @@ def finish_posterior(
             c = np.asarray(samples[conc_name]).mean(axis=(0, 1))
             for i, v in enumerate(g.pooled):
                 hyper[v] = {"mean": m[i].tolist(), "concentration_mean": float(c[i])}
-    diag = diagnose(draws, stats.get("diverging"))
-    if warn:
-        warn_if_poor(diag, backend)
     attrs: dict[str, Any] = {
-        "diagnostics": diag.as_dict(),
         "model": spec.prior,
         "latent": list(spec.latent),
         "n_missing_terms": int(sum(b.weight.size for b in spec.blocks)),
@@ -218,14 +214,14 @@ def finish_posterior(
     }
     if hyper:
         attrs["hyperparameters"] = hyper
-    return Posterior(
+    return diagnosed_posterior(
         s,
-        draws=draws,
+        draws,
+        backend=backend,
         prior=inputs.prior,
         ess=inputs.ess,
-        backend=backend,
         n_rows=spec.n_rows,
-        n_dropped=dict.fromkeys(s.variables, 0),
-        sample_stats=dict(stats),
+        sample_stats=stats,
+        warn=warn,
         attrs=attrs,
     )
