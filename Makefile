@@ -20,6 +20,7 @@ run: env
 	$(UV) run --frozen dvc metrics show
 	@echo "report:  reports/default/index.html"
 	@echo "metrics: experiments/default/metrics.json   verdict: experiments/default/verdict.json"
+	@echo "export:  experiments/default/export.json    (registry: mlflow.db, model bnlab-alarm@challenger)"
 
 # a first look without the pipeline: sample ALARM, fit, print CPT entries with intervals
 quickstart: env

@@ -27,6 +27,38 @@ and ``seed``. A whole batch is answered by one engine call (one more per target 
 itself observed in the input). Inference runs in float64 (``jax.enable_x64`` scoped to the
 call), so served numbers equal :class:`bnlab.Engine` with x64 on.
 
+Explanations: with ``params={"explain": True}`` each row also carries the top
+``explain_top`` (default 3, at most :data:`MAX_EXPLAIN_TOP`) evidence contributions of
+:func:`bnlab.explain.evidence_contributions` — conditional Shapley values of the row's
+observed variables for ``P(T = s | evidence)``, where ``s`` is the row's most probable state
+of ``T`` (posterior mean), computed on the same engine and posterior draws as the prediction,
+with equal-tailed ``interval`` credible intervals over the draws. Still one row per input
+row; for every target ``T`` these columns are added (``k`` = 1 .. ``explain_top``, ranked by
+``|shapley|``):
+
+``explain(T)_state``
+    The explained state ``s``.
+``explain(T)_baseline``
+    ``P(T = s)`` with no evidence; the baseline plus all contributions is ``P(T=s)_mean``.
+``explain(T)_method``
+    ``"exact"`` (all ``2^n`` coalitions of the row's ``n`` observed variables, ``n`` at most
+    :data:`bnlab.explain.MAX_EXACT`) or ``"sampled"`` (:data:`EXPLAIN_PERMUTATIONS`
+    permutations, above that).
+``explain(T)_k_variable``, ``explain(T)_k_state``
+    The ``k``-th contributing variable and its observed state; ``None`` (JSON ``null``) when
+    the row observes fewer than ``k`` variables, and that slot's numbers are then 0.0.
+``explain(T)_k_shapley``, ``explain(T)_k_lower``, ``explain(T)_k_upper``
+    Its contribution (posterior mean) and credible interval (equal to the mean for a model
+    without a posterior).
+``explain(T)_k_se``
+    Monte Carlo standard error of a ``"sampled"`` contribution; 0.0 when exact.
+
+No column holds NaN, so the scoring server's JSON stays standard JSON.
+
+An explanation costs one engine call per row and target (its coalitions batched), so it is
+for single rows and small batches; the signature's output schema lists the prediction
+columns only.
+
 Examples
 --------
 >>> import bnlab, bnlab.mlflow, mlflow  # doctest: +SKIP
@@ -45,7 +77,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -76,6 +108,14 @@ MAX_DRAWS = 20_000
 MAX_ENGINES = 4
 #: Network CPTs must equal the posterior mean to this tolerance.
 MEAN_ATOL = 1e-9
+#: Most contributions an explained row may carry (``explain_top``).
+MAX_EXPLAIN_TOP = 20
+#: Default number of contributions per target in an explained row.
+EXPLAIN_TOP = 3
+#: Permutations of the sampled Shapley estimator (rows observing more than MAX_EXACT).
+EXPLAIN_PERMUTATIONS = 200
+#: The pyfunc's inference params.
+PARAMS = ("targets", "interval", "draws", "seed", "explain", "explain_top")
 
 
 @dataclass(frozen=True)
@@ -207,6 +247,19 @@ def prediction_columns(network: BayesNet, targets: Sequence[str]) -> list[str]:
     ]
 
 
+def explanation_columns(targets: Sequence[str], top: int) -> list[str]:
+    """Columns that ``params={"explain": True, "explain_top": top}`` adds, in order."""
+    cols: list[str] = []
+    for t in targets:
+        cols += [f"explain({t})_{c}" for c in ("state", "baseline", "method")]
+        for k in range(1, top + 1):
+            cols += [
+                f"explain({t})_{k}_{c}"
+                for c in ("variable", "state", "shapley", "lower", "upper", "se")
+            ]
+    return cols
+
+
 def model_signature(network: BayesNet, manifest: Mapping[str, Any]) -> Any:
     """MLflow signature: optional string columns, the params schema, per-state outputs."""
     from mlflow.models.signature import ModelSignature
@@ -222,6 +275,8 @@ def model_signature(network: BayesNet, manifest: Mapping[str, Any]) -> Any:
             ParamSpec("interval", "double", float(manifest["interval"])),
             ParamSpec("draws", "long", int(manifest["draws"])),
             ParamSpec("seed", "long", int(manifest["seed"])),
+            ParamSpec("explain", "boolean", False),
+            ParamSpec("explain_top", "long", EXPLAIN_TOP),
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
@@ -494,10 +549,33 @@ def load_model(model_uri: str, dst_path: str | None = None) -> BNModel:
     return load_data_dir(folder)
 
 
+class Request(NamedTuple):
+    """The validated params of one pyfunc call."""
+
+    targets: list[str]
+    interval: float
+    draws: int
+    seed: int
+    explain: bool
+    explain_top: int
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A boolean param given as a bool, 0/1 or the strings true/false (JSON, query strings)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)) and int(value) in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise EvidenceError(f"params: {name} must be true or false, got {value!r}.")
+
+
 class BNPyfunc:
     """The pyfunc wrapper: a whole batch of evidence rows is answered by one engine call.
 
-    ``engine_calls`` counts calls to ``Engine.marginals`` (for tests and monitoring).
+    ``engine_calls`` counts calls to ``Engine.marginals`` (for tests and monitoring);
+    an explanation adds one per row and target.
     """
 
     def __init__(self, model: BNModel) -> None:
@@ -519,12 +597,24 @@ class BNPyfunc:
             self._engines.popitem(last=False)
         return engine
 
-    def _params(self, params: Mapping[str, Any] | None) -> tuple[list[str], float, int, int]:
+    def _params(self, params: Mapping[str, Any] | None) -> Request:
         given = {k: v for k, v in dict(params or {}).items() if v is not None}
-        unknown = sorted(set(given) - {"targets", "interval", "draws", "seed"})
+        unknown = sorted(set(given) - set(PARAMS))
         if unknown:
             raise EvidenceError(
-                f"unknown params {unknown}; the bnlab pyfunc takes targets, interval, draws, seed."
+                f"unknown params {unknown}; the bnlab pyfunc takes {', '.join(PARAMS)}."
+            )
+        explain = _flag(given.get("explain", False), "explain")
+        top = given.get("explain_top", EXPLAIN_TOP)
+        if isinstance(top, bool) or not isinstance(top, (int, np.integer, str)):
+            raise EvidenceError(f"params: explain_top must be an integer, got {top!r}.")
+        try:
+            top = int(top)
+        except ValueError:
+            raise EvidenceError(f"params: explain_top must be an integer, got {top!r}.") from None
+        if not 1 <= top <= MAX_EXPLAIN_TOP:
+            raise EvidenceError(
+                f"params: explain_top must lie in [1, {MAX_EXPLAIN_TOP}], got {top}."
             )
         raw = given.get("targets") or list(self.model.targets)
         targets = (
@@ -544,11 +634,13 @@ class BNPyfunc:
             raise
         except (BNError, TypeError, ValueError) as err:
             raise EvidenceError(f"params: {err}") from None
-        return (
-            targets,
-            float(given.get("interval", self.model.interval)),
-            int(given.get("draws", self.model.draws)),
-            int(given.get("seed", self.model.seed)),
+        return Request(
+            targets=targets,
+            interval=float(given.get("interval", self.model.interval)),
+            draws=int(given.get("draws", self.model.draws)),
+            seed=int(given.get("seed", self.model.seed)),
+            explain=explain,
+            explain_top=top,
         )
 
     def _evidence(self, model_input: Any) -> pd.DataFrame:
@@ -570,13 +662,16 @@ class BNPyfunc:
         model_input
             Evidence: a DataFrame with one column per observed variable (NaN/None = unset).
         params
-            ``targets`` (comma-separated), ``interval``, ``draws``, ``seed``.
+            ``targets`` (comma-separated), ``interval``, ``draws``, ``seed``; ``explain``
+            (add the top evidence contributions, see the module docstring) and
+            ``explain_top``.
         """
         import jax
 
         from bnlab.infer.intervals import sampled_interval
 
-        targets, interval, draws, seed = self._params(params)
+        request = self._params(params)
+        targets, interval = request.targets, request.interval
         evidence = self._evidence(model_input)
         observed = [t for t in targets if t in evidence.columns and evidence[t].notna().any()]
         # one call for every target not itself observed; one per observed target (its column
@@ -584,7 +679,7 @@ class BNPyfunc:
         groups = [[t for t in targets if t not in observed]] + [[t] for t in observed]
         stats: dict[str, tuple[Any, Any, Any]] = {}
         with jax.enable_x64(True):
-            engine = self._engine(draws, seed)
+            engine = self._engine(request.draws, request.seed)
             for group in groups:
                 if not group:
                     continue
@@ -601,7 +696,61 @@ class BNPyfunc:
                 out[f"P({t}={s})_mean"] = mean[:, k]
                 out[f"P({t}={s})_lower"] = lower[:, k]
                 out[f"P({t}={s})_upper"] = upper[:, k]
-        return pd.DataFrame(out, index=pd.RangeIndex(len(evidence)))
+        frame = pd.DataFrame(out, index=pd.RangeIndex(len(evidence)))
+        if not request.explain:
+            return frame
+        with jax.enable_x64(True):
+            engine = self._engine(request.draws, request.seed)
+            parts = [
+                self._explain(engine, evidence, t, np.argmax(stats[t][0], axis=-1), request)
+                for t in targets
+            ]
+        return pd.concat([frame, *parts], axis=1)
+
+    def _explain(
+        self, engine: Any, evidence: pd.DataFrame, target: str, best: Any, request: Request
+    ) -> pd.DataFrame:
+        """The explanation columns of ``target`` (see the module docstring), one row per row."""
+        from bnlab.explain import MAX_EXACT, evidence_contributions
+
+        states = self.model.network.states[target]
+        rows = evidence.drop(columns=[target] if target in evidence.columns else [])
+        top, n = request.explain_top, len(rows)
+        cols: dict[str, list[Any]] = {c: [] for c in explanation_columns([target], top)}
+        prefix = f"explain({target})_"
+        for i in range(n):
+            row = rows.iloc[[i]]
+            observed = int(row.notna().to_numpy().sum())
+            method: Literal["exact", "sampled"] = "exact" if observed <= MAX_EXACT else "sampled"
+            self.engine_calls += 1
+            table = evidence_contributions(
+                engine,
+                target,
+                states[int(best[i])],
+                row,
+                method=method,
+                permutations=EXPLAIN_PERMUTATIONS,
+                interval=request.interval,
+                seed=request.seed,
+            )
+            cols[prefix + "state"].append(states[int(best[i])])
+            cols[prefix + "baseline"].append(float(table.attrs["p_none"]))
+            cols[prefix + "method"].append(method)
+            records = table.to_dict(orient="records")
+            for k in range(1, top + 1):
+                rec = records[k - 1] if k <= len(records) else None
+                name = f"{prefix}{k}_"
+                cols[name + "variable"].append(None if rec is None else str(rec["variable"]))
+                cols[name + "state"].append(None if rec is None else str(rec["state"]))
+                shap = 0.0 if rec is None else float(rec["shapley"])
+                cols[name + "shapley"].append(shap)
+                cols[name + "lower"].append(shap if rec is None else float(rec.get("lower", shap)))
+                cols[name + "upper"].append(shap if rec is None else float(rec.get("upper", shap)))
+                cols[name + "se"].append(0.0 if rec is None else float(rec.get("se", 0.0)))
+        # names as object columns: an empty slot stays None (JSON null), not NaN
+        numbers = ("_baseline", "_shapley", "_lower", "_upper", "_se")
+        kinds = {c: float if c.endswith(numbers) else object for c in cols}
+        return pd.DataFrame({c: pd.Series(v, dtype=kinds[c]) for c, v in cols.items()})
 
 
 def _load_pyfunc(data_path: str) -> BNPyfunc:

@@ -3,8 +3,9 @@
 Only a model whose verdict passed is registered; a failed verdict raises :class:`GateError`
 before any MLflow call, so the registry is untouched — unless the caller forces it with a
 reason, which is recorded on the version. Each new version is tagged with its provenance and
-gets the ``challenger`` alias; :func:`promote` moves ``champion`` and records the previous
-champion as the ``previous_champion`` tag, so a rollback is ``promote(name, previous)``.
+gets the ``challenger`` alias (and, if asked, one more alias of the caller's, never
+``champion``); :func:`promote` moves ``champion`` and records the previous champion as the
+``previous_champion`` tag, so a rollback is ``promote(name, previous)``.
 
 MLflow is imported inside the functions (its import costs seconds). The tracking URI given
 is used for the call only: the process-wide MLflow URI and its environment variables are
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,6 +33,8 @@ CHALLENGER = "challenger"
 CHAMPION = "champion"
 #: Version tag naming the champion that a promotion replaced.
 PREVIOUS_CHAMPION = "previous_champion"
+#: What MLflow accepts as an alias (and not ``latest`` or ``v<digits>``, which it reserves).
+_ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 class GateError(BNError):
@@ -54,6 +58,7 @@ class Registered:
     run_id: str
     forced: bool
     tags: Mapping[str, str]
+    aliases: tuple[str, ...] = (CHALLENGER,)
 
 
 def as_verdict(verdict: Any) -> Any:
@@ -131,6 +136,29 @@ def using_store(uri: str | None) -> Iterator[str]:
                 os.environ[key] = value
 
 
+def check_alias(alias: str) -> str:
+    """Return ``alias`` if an export may set it, else raise a :class:`BNError` saying why.
+
+    ``champion`` is refused: a person promotes a version (:func:`promote`), never an export.
+    """
+    if alias == CHAMPION:
+        raise BNError(
+            f"an export never sets {CHAMPION!r}: a person promotes a vetted version with "
+            "`bnlab promote NAME VERSION`. Use another alias (export.alias), e.g. 'challenger'."
+        )
+    if (
+        not isinstance(alias, str)
+        or not _ALIAS.fullmatch(alias)
+        or alias.lower() == "latest"
+        or re.fullmatch(r"[vV]\d+", alias)
+    ):
+        raise BNError(
+            f"{alias!r} is not a usable MLflow alias: use letters, digits, '_' and '-', and "
+            "neither 'latest' nor 'v<number>' (MLflow reserves them)."
+        )
+    return alias
+
+
 def _experiment_id(client: Any, name: str, uri: str) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
@@ -154,6 +182,7 @@ def register(
     tags: Mapping[str, Any] | None = None,
     tracking_uri: str | None = None,
     experiment: str = "bnlab-export",
+    alias: str = CHALLENGER,
     **save_kwargs: Any,
 ) -> Registered:
     """Register ``model`` as a new version of ``name`` if its verdict passed.
@@ -176,6 +205,9 @@ def register(
         MLflow tracking and registry URI (for this call only); the current one when ``None``.
     experiment
         MLflow experiment of the export run (created beside a SQLite store if missing).
+    alias
+        An alias set on the new version besides ``challenger`` (which it always gets);
+        ``champion`` is refused (see :func:`check_alias`).
     **save_kwargs
         Passed to :func:`bnlab.mlflow.save_model` (targets, interval, config, report, ...).
 
@@ -189,10 +221,12 @@ def register(
     GateError
         The verdict failed and ``force`` is not set; nothing is written to the registry.
     BNError
-        ``force`` without a ``reason``; a model that cannot be saved (before any MLflow call).
+        ``force`` without a ``reason``; an alias that cannot be set; a model that cannot be
+        saved (all before any MLflow call).
     """
     if not name or not isinstance(name, str):
         raise BNError("a registered model needs a non-empty name (--name NAME).")
+    check_alias(alias)
     v = as_verdict(verdict)
     if force and not (reason and reason.strip()):
         raise BNError('--force needs --reason "..." explaining why a failing model ships.')
@@ -238,9 +272,16 @@ def register(
         version = str(info.registered_model_version)
         for key, value in version_tags.items():
             client.set_model_version_tag(name, version, key, value)
-        client.set_registered_model_alias(name, CHALLENGER, version)
+        aliases = tuple(dict.fromkeys((CHALLENGER, alias)))
+        for each in aliases:
+            client.set_registered_model_alias(name, each, version)
     return Registered(
-        name=name, version=version, run_id=run.info.run_id, forced=not v.passed, tags=version_tags
+        name=name,
+        version=version,
+        run_id=run.info.run_id,
+        forced=not v.passed,
+        tags=version_tags,
+        aliases=aliases,
     )
 
 

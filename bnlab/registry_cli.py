@@ -8,7 +8,14 @@
 model only if the verdict passed; otherwise it exits with code 2 naming the failed checks
 and the registry is untouched. ``--force --reason "..."`` overrides, recording the reason.
 Each version is tagged with ``git_commit``, ``dvc_lock_sha256``, ``data_hash``,
-``bnlab_version`` and ``verdict``, and gets the alias ``challenger``.
+``bnlab_version`` and ``verdict``, and gets the alias ``challenger`` (plus ``--alias`` or the
+configuration's ``export.alias`` when that differs; never ``champion``).
+
+The store is ``--tracking-uri``, else the configuration's ``export.tracking_uri``, else its
+``tracking.uri``, else the embedded SQLite file ``mlflow.db`` under ``--root``.
+``--output FILE`` writes the registration record (JSON, atomically). ``--if-enabled`` is
+for the DVC ``export`` stage: when the configuration says ``export.enabled: false``
+(``export=none``) nothing is registered and the record says so (``"registered": false``).
 
 ``bnlab promote NAME VERSION`` points ``champion`` at VERSION (rollback: promote the
 previous one, recorded in the ``previous_champion`` tag).
@@ -112,7 +119,12 @@ def export(args: argparse.Namespace) -> int:
             "stage first. Nothing was registered."
         )
     verdict = Verdict.load(paths.verdict)
-    config, _ = _config(folder, root, args.config)
+    config, config_path = _config(folder, root, args.config)
+    if args.if_enabled and _get(config, "export", "enabled") is not True:
+        return _skipped(args, config_path)
+    from bnlab.registry import CHALLENGER, check_alias
+
+    alias = check_alias(str(args.alias or _get(config, "export", "alias") or CHALLENGER))
     if not verdict.passed and not args.force:
         from bnlab.registry import GateError
 
@@ -137,11 +149,15 @@ def export(args: argparse.Namespace) -> int:
         targets=[t.strip() for t in str(target).split(",")] if target else None,
         config=config,
         report=_report(folder, root, args.report),
+        alias=alias,
     )
     record = {
+        "registered": True,
         "name": reg.name,
         "version": reg.version,
-        "alias": "challenger",
+        "alias": CHALLENGER,
+        "aliases": list(reg.aliases),
+        "model_uri": f"models:/{reg.name}/{reg.version}",
         "run_id": reg.run_id,
         "forced": reg.forced,
         "tracking_uri": uri,
@@ -152,7 +168,24 @@ def export(args: argparse.Namespace) -> int:
 
         write_json(args.output, record)
     forced = " (FORCED past a failed verdict)" if reg.forced else ""
-    print(f"bnlab: registered {reg.name} version {reg.version} as challenger{forced} in {uri}")
+    print(
+        f"bnlab: registered {reg.name} version {reg.version} as {' and '.join(reg.aliases)}"
+        f"{forced} in {uri}"
+    )
+    return 0
+
+
+def _skipped(args: argparse.Namespace, config_path: Path) -> int:
+    """``--if-enabled`` with ``export.enabled`` false: register nothing, record why."""
+    reason = (
+        f"not exported: the configuration {config_path} does not set export.enabled: true "
+        "(export=none); the registry is untouched"
+    )
+    if args.output:
+        from bnlab.stages.common import write_json
+
+        write_json(args.output, {"registered": False, "name": args.name, "reason": reason})
+    print(f"bnlab: {reason}")
     return 0
 
 
@@ -184,6 +217,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--experiment", default=None, help="MLflow experiment of the export run")
     p.add_argument("--root", default=".", help="project folder (dvc.lock, git, reports/)")
     p.add_argument("--output", default=None, help="write the registration record (JSON) here")
+    p.add_argument(
+        "--alias", default=None, help="an alias besides challenger (default: export.alias)"
+    )
+    p.add_argument(
+        "--if-enabled",
+        action="store_true",
+        help="register nothing (and record why) unless the config says export.enabled: true",
+    )
     p.set_defaults(func=export)
 
     q = subparsers.add_parser("promote", help="move the champion alias to a model version")

@@ -33,7 +33,8 @@ def test_default_config_is_alarm_with_conjugate_bdeu() -> None:
     )
     assert (cfg.prior.name, cfg.prior.ess, cfg.backend.name) == ("bdeu", 1.0, "conjugate")
     assert cfg.evaluate.targets == cfg.dataset.targets  # interpolated
-    assert not cfg.export.enabled and cfg.tracking.enabled and cfg.tracking.uri is None
+    # the vetted model is registered by default (embedded SQLite registry, alias challenger)
+    assert cfg.export.enabled and cfg.tracking.enabled and cfg.tracking.uri is None
 
 
 @pytest.mark.parametrize(

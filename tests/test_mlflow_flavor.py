@@ -244,3 +244,124 @@ def test_tampered_model_is_refused_before_anything_runs(
     with pytest.raises(ArtifactError, match=message):
         flavor.load_model(str(model))
     assert built == []  # no wrapper was built, so no engine compiled and nothing ran
+
+
+# -- explanations (issue 12: params={"explain": true}) ------------------------------------------
+def _explained_rows(net: bnlab.BayesNet) -> pd.DataFrame:
+    """Evidence rows observing 0, 1, 2 and several variables (dysp, the target, unobserved)."""
+    rows = evidence_frame(net, 5, seed=3).reset_index(drop=True)
+    rows.iloc[0] = None
+    rows.loc[1, :] = None
+    rows.loc[1, "smoke"] = "yes"
+    rows.loc[2, :] = None
+    rows.loc[2, ["xray", "either"]] = ["yes", "yes"]
+    return rows.astype(object).where(rows.notna(), None)
+
+
+def _assert_explanation(
+    out: pd.DataFrame, row: int, model: Any, evidence: pd.DataFrame, top: int, **kwargs: Any
+) -> pd.DataFrame:
+    """Row ``row`` of the pyfunc output against bnlab.explain called directly; return the latter."""
+    from bnlab import explain
+
+    pre = f"explain({TARGET})_"
+    state = out.loc[row, pre + "state"]
+    means = [out.loc[row, f"P({TARGET}={s})_mean"] for s in model.structure.states[TARGET]]
+    assert state == model.structure.states[TARGET][int(np.argmax(means))]
+    want = explain.evidence_contributions(
+        model, TARGET, state, evidence.iloc[[row]], draws=1000, seed=0, **kwargs
+    )
+    assert out.loc[row, pre + "baseline"] == pytest.approx(want.attrs["p_none"], abs=1e-9)
+    assert out.loc[row, f"P({TARGET}={state})_mean"] == pytest.approx(want.attrs["p_all"], abs=1e-9)
+    for k in range(1, top + 1):
+        name = f"{pre}{k}_"
+        if k > len(want):  # fewer observed variables than slots: empty slot, no NaN
+            assert out.loc[row, name + "variable"] is None and out.loc[row, name + "state"] is None
+            assert [out.loc[row, name + c] for c in ("shapley", "lower", "upper", "se")] == [
+                0.0
+            ] * 4
+            continue
+        w = want.iloc[k - 1]
+        assert (out.loc[row, name + "variable"], out.loc[row, name + "state"]) == (
+            w["variable"],
+            w["state"],
+        )
+        for col in ("shapley", "lower", "upper", "se"):
+            expected = w.get(col, w["shapley"] if col in ("lower", "upper") else 0.0)
+            assert out.loc[row, name + col] == pytest.approx(expected, abs=1e-9), (row, k, col)
+    return want
+
+
+def test_explain_param_adds_the_top_contributions_of_bnlab_explain(saved: Path, asia: Any) -> None:
+    import mlflow.pyfunc
+
+    net, post = asia
+    evidence = _explained_rows(net)
+    loaded = mlflow.pyfunc.load_model(str(saved))  # through MLflow's params schema
+    plain = loaded.predict(evidence, params={"targets": TARGET})
+    out = loaded.predict(evidence, params={"targets": TARGET, "explain": True, "explain_top": 3})
+    assert list(out.columns) == [
+        *flavor.prediction_columns(net, [TARGET]),
+        *flavor.explanation_columns([TARGET], 3),
+    ]
+    assert len(out) == len(evidence) and not out.select_dtypes("number").isna().any().any()
+    pd.testing.assert_frame_equal(out[plain.columns], plain)  # the prediction is unchanged
+    for row in range(len(evidence)):
+        want = _assert_explanation(out, row, post, evidence, 3, interval=0.9)
+        assert out.loc[row, f"explain({TARGET})_method"] == "exact"
+        assert len(want) == int(evidence.iloc[row].notna().sum())
+    # efficiency: with a slot per observed variable, baseline + contributions = P(T=s | e)
+    wrapper = flavor._load_pyfunc(str(saved / flavor.DATA_PATH))
+    full = wrapper.predict(
+        evidence, params={"targets": TARGET, "explain": "true", "explain_top": 7}
+    )
+    pre = f"explain({TARGET})_"
+    for row in range(len(evidence)):
+        total = full.loc[row, pre + "baseline"] + sum(
+            full.loc[row, f"{pre}{k}_shapley"] for k in range(1, 8)
+        )
+        p_state = full.loc[row, f"P({TARGET}={full.loc[row, pre + 'state']})_mean"]
+        assert total == pytest.approx(p_state, abs=1e-9)
+
+
+def test_explain_falls_back_to_sampled_shapley_above_max_exact(
+    saved: Path, asia: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bnlab.explain
+
+    net, post = asia
+    monkeypatch.setattr(bnlab.explain, "MAX_EXACT", 2)  # rows observing 3+ variables: sampled
+    evidence = _explained_rows(net)
+    wrapper = flavor._load_pyfunc(str(saved / flavor.DATA_PATH))
+    out = wrapper.predict(evidence, params={"targets": TARGET, "explain": True, "explain_top": 2})
+    methods = out[f"explain({TARGET})_method"].tolist()
+    observed = evidence.notna().sum(axis=1).tolist()
+    assert methods == ["exact" if n <= 2 else "sampled" for n in observed]
+    assert "exact" in methods and "sampled" in methods
+    for row in range(len(evidence)):
+        kwargs: dict[str, Any] = {"interval": 0.9}
+        if methods[row] == "sampled":
+            kwargs |= {"method": "sampled", "permutations": flavor.EXPLAIN_PERMUTATIONS}
+        _assert_explanation(out, row, post, evidence, 2, **kwargs)
+    assert (
+        out.loc[[i for i, m in enumerate(methods) if m == "sampled"], "explain(dysp)_1_se"] > 0
+    ).all()
+
+
+def test_explain_on_a_point_network_and_bad_explain_params(asia: Any, tmp_path: Path) -> None:
+    net, _ = asia
+    flavor.save_model(net, tmp_path / "m", targets=[TARGET])
+    wrapper = flavor._load_pyfunc(str(tmp_path / "m" / flavor.DATA_PATH))
+    evidence = _explained_rows(net)
+    out = wrapper.predict(evidence, params={"explain": True})
+    for row in range(len(evidence)):
+        _assert_explanation(out, row, net, evidence, flavor.EXPLAIN_TOP)
+        for k in range(1, flavor.EXPLAIN_TOP + 1):  # no posterior: degenerate intervals
+            name = f"explain({TARGET})_{k}_"
+            assert out.loc[row, name + "lower"] == out.loc[row, name + "upper"]
+    one = pd.DataFrame({"smoke": ["yes"]})
+    with pytest.raises(EvidenceError, match="explain must be true or false"):
+        wrapper.predict(one, params={"explain": "maybe"})
+    for top in (0, flavor.MAX_EXPLAIN_TOP + 1, "three", 2.5):
+        with pytest.raises(EvidenceError, match="explain_top"):
+            wrapper.predict(one, params={"explain": True, "explain_top": top})

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-#: a small, fast default experiment for the copy of conf/: asia, 1500 rows. It goes into
-#: conf/ (not only params.yaml) because `dvc exp run -S` composes conf/ afresh.
+#: a small, fast default experiment for the copy of conf/: asia, 1500 rows, a verdict that
+#: passes (so the export stage registers). It goes into conf/ (not only params.yaml) because
+#: `dvc exp run -S` composes conf/ afresh.
 SMALL = """# @package _global_
 defaults:
   - override /dataset: asia
@@ -22,10 +23,22 @@ dataset:
   rows: 1500
 evaluate:
   draws: 50
+vetting:  # 90% coverage from 50 draws and 200 queries is too noisy to gate on here
+  min_coverage_90: 0.0
+  max_coverage_90: 1.0
 tracking:
   enabled: false
 """
-STAGES = ("prepare", "learn", "fit", "evaluate", "report")
+STAGES = ("prepare", "learn", "fit", "evaluate", "report", "export")
+#: the registered model name that export.registry_name composes to for the small experiment
+MODEL = "bnlab-asia"
+
+pytestmark = [
+    # MLflow 3.17's SQL store still uses an option SQLAlchemy 2.1 deprecates (not our code)
+    pytest.mark.filterwarnings(
+        "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
+    ),
+]
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -85,14 +98,21 @@ def stages_run(output: str) -> list[str]:
     return [s for s in STAGES if f"Running stage '{s}'" in output]
 
 
+def _registry(repo: Path) -> dict[str, object]:
+    """Versions (with tags) and aliases of MODEL in the project's embedded store."""
+    from bnlab.registry import registry_state
+
+    return registry_state(MODEL, tracking_uri=f"sqlite:///{(repo / 'mlflow.db').resolve()}")
+
+
 def test_committed_pipeline_files_are_consistent() -> None:
     doc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     assert list(doc["stages"]) == list(STAGES)
     for name, stage in doc["stages"].items():
-        module = "bnlab.cli report" if name == "report" else f"bnlab.stages.{name}"
+        module = f"bnlab.cli {name}" if name in ("report", "export") else f"bnlab.stages.{name}"
         assert module in stage["cmd"]
         for dep in stage["deps"]:
-            if not dep.startswith("experiments/"):
+            if not dep.startswith(("experiments/", "reports/")):  # pipeline outputs
                 assert (ROOT / dep).exists(), f"stage {name}: dep {dep} does not exist"
     config = (ROOT / ".dvc" / "config").read_text()
     assert "enabled = true" in config and "remote = local" in config
@@ -114,6 +134,15 @@ def test_dvc_repro_exp_run_metrics_and_plots(tmp_path: Path) -> None:
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["heldout.complete_rows"] == 300.0  # 20% of 1500 held out
     assert (repo / "dvc.lock").is_file()
+    # the export stage registered the vetted model in the embedded store, no server
+    record = json.loads((out / "export.json").read_text())
+    assert record["registered"] and record["name"] == MODEL and record["version"] == "1"
+    assert record["tracking_uri"] == f"sqlite:///{(repo / 'mlflow.db').resolve()}"
+    state = _registry(repo)
+    assert state["aliases"] == {"challenger": "1"} and set(state["versions"]) == {"1"}
+    tags = state["versions"]["1"]
+    assert tags["git_commit"] == run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    assert tags["verdict"].startswith("passed") and tags["data_hash"] and tags["dvc_lock_sha256"]
 
     second = dvc("repro", cwd=repo)
     assert stages_run(second.stdout) == [], second.stdout
@@ -121,14 +150,42 @@ def test_dvc_repro_exp_run_metrics_and_plots(tmp_path: Path) -> None:
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-q", "-m", "run"], repo)
 
-    # prior.ess only: fit and what follows rerun, prepare and learn do not
+    # prior.ess only: fit and what follows rerun (a new version), prepare and learn do not
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["prior"]["ess"] = 10.0
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     third = dvc("repro", cwd=repo)
-    assert stages_run(third.stdout) == ["fit", "evaluate", "report"], third.stdout
+    assert stages_run(third.stdout) == ["fit", "evaluate", "report", "export"], third.stdout
+    assert _registry(repo)["aliases"] == {"challenger": "2"}
     run(["git", "checkout", "-q", "--", "."], repo)  # params.yaml, dvc.lock, metrics back
     dvc("checkout", cwd=repo)
+    assert stages_run(dvc("repro", cwd=repo).stdout) == []
+
+    # a failing verdict fails the export stage with exit code 2, naming the failed checks;
+    # the registry (versions, aliases, the database file itself) and the record stay as they were
+    before, db, rec = _registry(repo), (repo / "mlflow.db").read_bytes(), record
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["vetting"]["max_ece"] = 0.0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    failed = dvc("repro", cwd=repo, check=False)
+    assert failed.returncode != 0, failed.stdout
+    assert stages_run(failed.stdout) == ["evaluate", "report", "export"], failed.stdout
+    said = failed.stdout + failed.stderr
+    assert "exited with 2" in said and "ece[lung]" in said and "not registered" in said, said
+    assert _registry(repo) == before and (repo / "mlflow.db").read_bytes() == db
+    assert json.loads((out / "export.json").read_text()) == rec
+    run(["git", "checkout", "-q", "--", "."], repo)
+    dvc("checkout", cwd=repo)
+
+    # export=none (export.enabled false): only the export stage reruns, and registers nothing
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["export"]["enabled"] = False
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    skipped = dvc("repro", cwd=repo)
+    assert stages_run(skipped.stdout) == ["export"], skipped.stdout
+    assert json.loads((out / "export.json").read_text())["registered"] is False
+    assert _registry(repo) == before
+    run(["git", "checkout", "-q", "--", "."], repo)
     assert stages_run(dvc("repro", cwd=repo).stdout) == []
 
     # dvc exp run -S composes conf/ (Hydra) with the override and records an experiment

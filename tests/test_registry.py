@@ -153,6 +153,27 @@ def test_promote_and_rollback(project: dict[str, Any], capsys: pytest.CaptureFix
     assert main(["promote", "no-such-model", "1", "--tracking-uri", uri]) == 2
 
 
+def test_export_if_enabled_and_aliases(project: dict[str, Any], tmp_path: Path) -> None:
+    root, good = project["root"], str(project["good"])
+    db = tmp_path / "other.db"
+    uri, record = f"sqlite:///{db}", tmp_path / "export.json"
+    common = ["export", good, "--name", NAME, "--tracking-uri", uri, "--root", str(root)]
+    # the pipeline's --if-enabled: this configuration does not enable export, so nothing is
+    # registered (MLflow is not even opened) and the record says why
+    assert main([*common, "--if-enabled", "--output", str(record)]) == 0
+    doc = json.loads(record.read_text())
+    assert doc["registered"] is False and "export.enabled" in doc["reason"]
+    # champion is a person's decision (bnlab promote), never an export's; bad aliases refused
+    for alias in ("champion", "latest", "v3", "no spaces"):
+        assert main([*common, "--alias", alias]) == 2
+    assert not db.exists()
+    assert main([*common, "--alias", "staging", "--output", str(record)]) == 0
+    doc = json.loads(record.read_text())
+    assert doc["registered"] and doc["aliases"] == ["challenger", "staging"]
+    assert doc["model_uri"] == f"models:/{NAME}/1"
+    assert registry_state(NAME, tracking_uri=uri)["aliases"] == {"challenger": "1", "staging": "1"}
+
+
 _LOAD_SCRIPT = """
 import sys, mlflow.pyfunc, pandas as pd
 evidence = pd.read_json(sys.argv[1], orient="split", dtype=False)

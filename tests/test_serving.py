@@ -126,6 +126,33 @@ def test_a_1000_row_batch_is_answered_in_one_request(server: dict[str, Any]) -> 
         np.testing.assert_allclose(g, w, atol=1e-6, rtol=0)
 
 
+def test_explain_over_http_equals_bnlab_explain(server: dict[str, Any]) -> None:
+    import json
+
+    from bnlab import explain
+
+    post = server["post"]
+    row = pd.DataFrame({"smoke": ["yes"], "xray": ["yes"], "either": [None]})
+    status, body = post_json(server["url"], split_payload(row, {"explain": True, "explain_top": 3}))
+    assert status == 200, body
+    assert "NaN" not in json.dumps(body)  # standard JSON: an empty slot is null, not NaN
+    out, pre = _frame(body), f"explain({TARGET})_"
+    state = out.loc[0, pre + "state"]
+    want = explain.evidence_contributions(post, TARGET, state, row, draws=1000, seed=0)
+    assert out.loc[0, pre + "baseline"] == pytest.approx(want.attrs["p_none"], abs=1e-6)
+    assert out.loc[0, f"P({TARGET}={state})_mean"] == pytest.approx(want.attrs["p_all"], abs=1e-6)
+    assert len(want) == 2 and out.loc[0, pre + "method"] == "exact"
+    for k, w in enumerate(want.itertuples(), start=1):
+        assert (out.loc[0, f"{pre}{k}_variable"], out.loc[0, f"{pre}{k}_state"]) == (
+            w.variable,
+            w.state,
+        )
+        for col in ("shapley", "lower", "upper"):
+            got = out.loc[0, f"{pre}{k}_{col}"]
+            assert got == pytest.approx(getattr(w, col), abs=1e-6), (k, col)
+    assert out.loc[0, f"{pre}3_variable"] is None and out.loc[0, f"{pre}3_shapley"] == 0.0
+
+
 def test_bad_requests_are_refused_with_the_reason(server: dict[str, Any]) -> None:
     status, body = post_json(server["url"], split_payload(pd.DataFrame({"smoke": ["maybe"]})))
     assert status >= 400 and "not a state" in str(body)
