@@ -2,15 +2,17 @@
 
 Times, each in a fresh process so that imports count the same way for all:
 
-- ``direct``: the library called directly (public API, the same steps and outputs as the
-  default experiment: alarm, 10 000 rows, expert graph, conjugate BDeu(1), audit,
-  calibration on the targets, coverage, vetting verdict);
-- ``experiment``: ``bnlab-experiment`` (Hydra + validation + MLflow tracking into SQLite),
-  first into a new ``mlflow.db`` (MLflow creates its schema), then again with it in place;
-- ``dvc repro evaluate``: the DVC stages prepare -> evaluate (the same work as ``direct``,
-  in four processes) from a fresh copy of the project;
-- ``dvc repro report``: then the report stage alone (the full HTML report, extra work that
-  ``direct`` does not do; shown for completeness);
+- ``direct``: the same steps called as library functions in one process
+  (:func:`bnlab.experiment.execute` on the composed ``params.yaml``: prepare, learn, fit,
+  evaluate with its tables and explanations, the full HTML report), no Hydra, no MLflow,
+  no DVC, no export;
+- ``experiment``: ``bnlab-experiment export=none`` (Hydra + validation + MLflow tracking into
+  SQLite), first into a new ``mlflow.db`` (MLflow creates its schema), then again with it in
+  place (the usual case);
+- ``dvc repro report``: the DVC stages prepare -> report (the same work as ``direct``, in
+  five processes) from a fresh copy of the project;
+- ``dvc repro export``: then the export stage alone (the vetting gate and the registration
+  in MLflow's registry: extra work that ``direct`` does not do);
 - ``dvc repro (no-op)``: a further ``dvc repro`` that has nothing to do.
 
 Run from the project root: ``uv run python benchmarks/orchestration.py [--repeat N]``.
@@ -30,27 +32,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 DIRECT = """
-import json, sys
+import sys
+from dataclasses import replace
 from pathlib import Path
-import numpy as np
-import bnlab
-from bnlab import evaluate
-out = Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True)
-net = bnlab.load_example("alarm")
-df = bnlab.sample(net, 10_000, seed=0)
-rng = np.random.default_rng(1)
-test_rows = np.zeros(len(df), bool); test_rows[rng.choice(len(df), 2000, replace=False)] = True
-train, test = df[~test_rows].reset_index(drop=True), df[test_rows].reset_index(drop=True)
-post = bnlab.fit(net.structure, train, prior="bdeu", ess=1.0)
-engine = bnlab.Engine(post, draws=200, seed=0)
-audit = evaluate.independence_audit(net.structure, test, fdr=0.05)
-cal = {t: evaluate.calibration(post, test, target=t, draws=200, engine=engine)
-       for t in ("LVFAILURE", "HYPOVOLEMIA")}
-cov = evaluate.coverage(post, net, queries=200, draws=200, engine=engine)
-verdict = evaluate.vet(audit=audit, calibration=cal, coverage=cov)
-post.save(out / "posterior.nc"); bnlab.write_network(post.mean(), out / "network.json")
-(out / "verdict.json").write_text(verdict.to_json())
-(out / "metrics.json").write_text(json.dumps({t: c["ece"] for t, c in cal.items()}))
+from bnlab.config import load_params
+from bnlab.experiment import execute
+from bnlab.stages.common import use_compile_cache
+use_compile_cache()  # the persistent JAX cache every entry point uses
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+cfg = load_params(root / "params.yaml", root=root)
+execute(replace(cfg, export=replace(cfg.export, enabled=False)), root, out)
 """
 
 
@@ -101,21 +92,22 @@ def main() -> None:
             tmp = Path(name)
             env = _env(tmp)
             rows.setdefault("direct (library)", []).append(
-                timed([py, "-c", DIRECT, str(tmp / "direct")], tmp, env)
+                timed([py, "-c", DIRECT, str(ROOT), str(tmp / "direct")], tmp, env)
             )
+            experiment = [py, "-m", "bnlab.experiment", "export=none"]
             rows.setdefault("bnlab-experiment", []).append(
-                timed([py, "-m", "bnlab.experiment", f"hydra.run.dir={tmp / 'run'}"], tmp, env)
+                timed([*experiment, f"hydra.run.dir={tmp / 'run'}"], tmp, env)
             )
             # the usual case: the project's mlflow.db exists (no schema migrations)
             rows.setdefault("bnlab-experiment, warm", []).append(
-                timed([py, "-m", "bnlab.experiment", f"hydra.run.dir={tmp / 'run2'}"], tmp, env)
+                timed([*experiment, f"hydra.run.dir={tmp / 'run2'}"], tmp, env)
             )
             repo = project_copy(tmp)
-            rows.setdefault("dvc repro evaluate", []).append(
-                timed([py, "-m", "dvc", "repro", "evaluate"], repo, env)
-            )
             rows.setdefault("dvc repro report", []).append(
                 timed([py, "-m", "dvc", "repro", "report"], repo, env)
+            )
+            rows.setdefault("dvc repro export", []).append(
+                timed([py, "-m", "dvc", "repro", "export"], repo, env)
             )
             rows.setdefault("dvc repro (no-op)", []).append(
                 timed([py, "-m", "dvc", "repro"], repo, env)
@@ -126,7 +118,7 @@ def main() -> None:
     print(f"{'command':<26}{'best s':>9}{'overhead s':>12}")
     for name, values in rows.items():
         best = min(values)
-        extra = "" if name in ("dvc repro (no-op)", "dvc repro report") else f"{best - base:12.1f}"
+        extra = "" if name in ("dvc repro (no-op)", "dvc repro export") else f"{best - base:12.1f}"
         print(f"{name:<26}{best:9.1f}{extra}")
 
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 
 def dirichlet_draws(
@@ -43,6 +42,8 @@ def beta_hdi(
     (the width is convex for unimodal Betas and monotone for J-shaped ones); the two
     one-sided intervals are compared too, which covers U-shaped Betas.
     """
+    from scipy import stats  # here, not at import: scipy.stats costs ~0.7 s to import
+
     tail = 1.0 - prob
     lo = np.zeros_like(a)
     hi = np.full_like(a, tail)
