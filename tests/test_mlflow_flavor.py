@@ -24,19 +24,6 @@ import bnlab
 import bnlab.mlflow as flavor
 from bnlab.errors import ArtifactError, EvidenceError
 
-pytestmark = [
-    # MLflow 3.17's SQL store still uses an option SQLAlchemy 2.1 deprecates (not our code)
-    pytest.mark.filterwarnings(
-        "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
-    ),
-    # importing mlflow.pyfunc warns about its own chat-agent type hints (not our code)
-    pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
-    # MLflow's input-example writer does `columns == range(...)`, which pandas 3.1 deprecates
-    pytest.mark.filterwarnings(
-        "ignore:Operation with range is deprecated:pandas.errors.Pandas4Warning"
-    ),
-]
-
 
 @pytest.fixture(scope="module")
 def asia() -> tuple[bnlab.BayesNet, bnlab.Posterior]:

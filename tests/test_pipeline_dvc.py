@@ -33,13 +33,6 @@ STAGES = ("prepare", "learn", "fit", "evaluate", "report", "export")
 #: the registered model name that export.registry_name composes to for the small experiment
 MODEL = "bnlab-asia"
 
-pytestmark = [
-    # MLflow 3.17's SQL store still uses an option SQLAlchemy 2.1 deprecates (not our code)
-    pytest.mark.filterwarnings(
-        "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
-    ),
-]
-
 
 def _env(tmp: Path) -> dict[str, str]:
     return {

@@ -12,11 +12,6 @@ import pytest
 from bnlab.experiment import compose, run_experiment
 from bnlab.tracking import flatten, store_uri, summary_table
 
-# MLflow 3.17's SQL store still uses an option SQLAlchemy 2.1 deprecates (not our code)
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
-)
-
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 SMALL = ["dataset=asia", "dataset.rows=800", "evaluate.draws=40"]

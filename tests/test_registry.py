@@ -31,19 +31,6 @@ from bnlab.errors import ArtifactError
 from bnlab.registry import GateError, promote, register, registry_state
 from bnlab.stages.prepare import data_hash
 
-pytestmark = [
-    # MLflow 3.17's SQL store still uses an option SQLAlchemy 2.1 deprecates (not our code)
-    pytest.mark.filterwarnings(
-        "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
-    ),
-    # importing mlflow.pyfunc warns about its own chat-agent type hints (not our code)
-    pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
-    # MLflow's input-example writer does `columns == range(...)`, which pandas 3.1 deprecates
-    pytest.mark.filterwarnings(
-        "ignore:Operation with range is deprecated:pandas.errors.Pandas4Warning"
-    ),
-]
-
 NAME = "asia-model"
 
 
@@ -92,8 +79,14 @@ def test_export_tags_provenance_and_alias(project: dict[str, Any]) -> None:
     assert state["aliases"]["challenger"] == "2"  # the newest version is the challenger
     record = json.loads((root / "export.json").read_text())
     assert record["version"] == "1" and record["alias"] == "challenger"
-    assert not (Path.cwd() / "mlartifacts").exists() or Path.cwd() == root
-    assert (root / "mlartifacts").is_dir()  # artifacts live beside the SQLite store
+    # the artifacts live beside the SQLite store, not in the current folder
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=project["uri"], registry_uri=project["uri"])
+    run_id = client.get_model_version(NAME, "1").run_id
+    artifacts = client.get_run(run_id).info.artifact_uri
+    assert artifacts.startswith((root / "mlartifacts").as_uri()), artifacts
+    assert (root / "mlartifacts").is_dir()
 
 
 def test_exported_model_carries_report_config_and_verdict(project: dict[str, Any]) -> None:

@@ -212,8 +212,6 @@ def test_network_only_folder(results, tmp_path):
 
 
 @pytest.mark.slow
-# MLflow 3.17's SQLAlchemy store uses `noload`, deprecated in SQLAlchemy 2.1 (not ours to fix)
-@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
 def test_report_from_mlflow_run(results, tmp_path, monkeypatch):
     import mlflow
 

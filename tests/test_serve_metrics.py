@@ -34,19 +34,6 @@ from bnlab.monitor import drift
 from bnlab.registry import promote, register
 from bnlab.serve import HEALTH_PATH, INVOCATIONS_PATH, METRICS_PATH, READY_PATH, DriftCollector
 
-pytestmark = [
-    # MLflow 3.17's SQL store still uses an option SQLAlchemy 2.1 deprecates (not our code)
-    pytest.mark.filterwarnings(
-        "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
-    ),
-    # importing mlflow.pyfunc warns about its own chat-agent type hints (not our code)
-    pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
-    # MLflow's input-example writer does `columns == range(...)`, which pandas 3.1 deprecates
-    pytest.mark.filterwarnings(
-        "ignore:Operation with range is deprecated:pandas.errors.Pandas4Warning"
-    ),
-]
-
 NAME = "asia-metrics"
 #: asia's `either` is the deterministic OR of `tub` and `lung`: this row has probability 0
 IMPOSSIBLE = pd.DataFrame({"tub": ["yes"], "either": ["no"]})

@@ -30,19 +30,7 @@ from test_registry_helpers import (
 
 from bnlab.registry import promote, register
 
-pytestmark = [
-    pytest.mark.slow,  # starts a server process: ~30-60 s on 2 cores
-    # MLflow 3.17's SQL store still uses an option SQLAlchemy 2.1 deprecates (not our code)
-    pytest.mark.filterwarnings(
-        "ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"
-    ),
-    # importing mlflow.pyfunc warns about its own chat-agent type hints (not our code)
-    pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
-    # MLflow's input-example writer does `columns == range(...)`, which pandas 3.1 deprecates
-    pytest.mark.filterwarnings(
-        "ignore:Operation with range is deprecated:pandas.errors.Pandas4Warning"
-    ),
-]
+pytestmark = pytest.mark.slow  # starts a server process: ~30-60 s on 2 cores
 
 NAME = "asia-served"
 
