@@ -171,3 +171,33 @@ def test_screenshot_is_saved(report_file, tmp_path):
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 2400)
+
+
+@pytest.mark.slow
+def test_default_experiment_report_renders(tmp_path):
+    """The default experiment (alarm, conjugate posterior) run end to end, its report opened."""
+    from bnlab.experiment import compose, run_experiment
+
+    exe = _chromium()
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    run_experiment(compose(root / "conf", ["export=none", "tracking.enabled=false"]), out, root)
+    report = out / "report.html"
+    page = report.read_text(encoding="utf-8")
+    probe, log = _probe(exe, page, tmp_path)
+    assert probe["errors"] == []
+    assert [line for line in log.splitlines() if ":CONSOLE" in line] == []
+    assert len(probe["images"]) == page.count("<img") >= 10
+    assert _broken(probe["images"]) == []
+    shown = {s["id"]: s["height"] for s in probe["sections"]}
+    assert list(shown) == list(SECTION_IDS)
+    for sid in SECTION_IDS:
+        body = page.split(f'<section id="{sid}">')[1].split("</section>")[0]
+        # a conjugate fit has no MCMC diagnostics, and no drift check has run yet
+        assert ("Not run" in body) == (sid in ("mcmc", "monitor")), sid
+    assert len(page.encode()) < 5_000_000  # the issue's size bound for alarm
+    shot = ARTIFACTS / "default-experiment.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    res = _run(exe, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1280,2400",
+               "--hide-scrollbars", report.as_uri())  # fmt: skip
+    assert res.returncode == 0 and shot.read_bytes().startswith(b"\x89PNG")
