@@ -377,7 +377,8 @@ class Posterior:
             "backend": self.backend,
             "n_rows": self.n_rows,
             "n_dropped": self.n_dropped,
-            "elapsed_s": self.elapsed_s,
+            # elapsed_s stays out: a wall-clock time would make the saved file differ between
+            # two runs of the same fit (DVC outputs and registry artifacts must reproduce)
             "attrs": self.attrs,
         }
 
