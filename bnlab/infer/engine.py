@@ -119,10 +119,8 @@ class Engine:
         self.plan: Plan = shared_plan(structure, order)
         self._mean_flat = flatten_cpts(self.plan, self.network.cpts).astype(self.dtype)
         self._draws_flat: NDArray[Any] | None = None
-        self._draws_by_var: Mapping[str, NDArray[Any]] | None = None
         if self.posterior is not None:
             d = self.posterior.draws(n_draws, seed=seed)
-            self._draws_by_var = d
             self._draws_flat = flatten_cpts(self.plan, d, draw_axis=True).astype(self.dtype)
         self._device_cpts: dict[bool, Any] = {}
         self._relevant: dict[frozenset[str], Engine] = {}
@@ -140,7 +138,6 @@ class Engine:
         mean = {v: np.asarray(draws[v], dtype=np.float64).mean(axis=0) for v in s.variables}
         eng = cls(BayesNet(structure=s, cpts=mean), dtype=dtype, jit=jit)
         eng._draws_flat = flatten_cpts(eng.plan, draws, draw_axis=True).astype(eng.dtype)
-        eng._draws_by_var = {v: np.asarray(draws[v]) for v in s.variables}
         return eng
 
     # -- what it is ------------------------------------------------------------------------
@@ -155,9 +152,16 @@ class Engine:
         Shaped ``(draws, *parent cards, card)`` over posterior draws, else the network's
         ``(*parent cards, card)``.
         """
-        if self._draws_by_var is not None:
-            return self._draws_by_var
-        return self.network.cpts
+        if self._draws_flat is None:
+            return self.network.cpts
+        # views into the flat draws the kernels use (no second copy of the draws is kept)
+        off, flat = cpt_offsets(self.plan), self._draws_flat
+        return {
+            v: flat[:, off[i] : off[i + 1]].reshape(flat.shape[0], *shape)
+            for i, (v, shape) in enumerate(
+                zip(self.plan.variables, self.plan.cpt_shapes, strict=True)
+            )
+        }
 
     @property
     def cost(self) -> dict[str, float | int | str]:
