@@ -194,7 +194,7 @@ def test_dvc_repro_exp_run_metrics_and_plots(tmp_path: Path) -> None:
     table = dvc("metrics", "show", cwd=repo)
     assert "heldout.loglik_per_row" in table.stdout
     plots = dvc("plots", "show", "--json", cwd=repo)
-    assert "calibration.csv" in plots.stdout
+    assert "calibration.csv" in plots.stdout and "coverage.csv" in plots.stdout
     html = dvc("plots", "show", "-o", str(tmp_path / "plots"), cwd=repo)
     assert (tmp_path / "plots" / "index.html").is_file(), html.stdout
 
