@@ -6,10 +6,10 @@ The public API (see ``README.md``) is importable from the top level; the heavy p
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bnlab.errors import BNError
+from bnlab.lazy import lazy_exports
 from bnlab.network import BayesNet, Structure
 
 __version__ = "0.1.0"
@@ -59,17 +59,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.sampling import sample as sample
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bnlab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
-
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
 
 __all__ = ["BNError", "BayesNet", "Structure", "__version__", *_LAZY]

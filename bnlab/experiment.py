@@ -226,9 +226,10 @@ def execute(exp: ExperimentConfig, root: Path, out: Path, tracker: Any = None) -
     Returns the step results (``prepared``, ``structure``, ``posterior``, ``evaluation``)
     and ``timings`` in seconds per step.
     """
+    from bnlab.stages.common import partitioned, train_location
     from bnlab.stages.evaluate import evaluate_model
     from bnlab.stages.fit import fit_posterior
-    from bnlab.stages.learn import learn, open_source, partitioned, train_location
+    from bnlab.stages.learn import learn, open_source
     from bnlab.stages.prepare import data_hash, prepare
 
     timings: dict[str, float] = {}

@@ -121,3 +121,12 @@ def test_bad_input() -> None:
         cal.brier(np.array([0.5, 0.5]), np.array([1]))
     with pytest.raises(DataError, match="strategy"):
         cal.ece(np.array([[0.5, 0.5]]), np.array([1]), strategy="quantile")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_average_ranks_match_scipy_rankdata_with_ties(seed: int) -> None:
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 6, size=200).astype(float) / 5.0  # many ties
+    np.testing.assert_array_equal(cal.average_ranks(x), rankdata(x))

@@ -24,7 +24,6 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.stats import rankdata
 
 from bnlab.errors import DataError
 
@@ -152,6 +151,13 @@ def log_loss(probs: NDArray[np.floating], labels: NDArray[np.integer]) -> float:
     return float(-np.mean(np.log(np.clip(p[np.arange(p.shape[0]), y], LOG_EPS, 1.0))))
 
 
+def average_ranks(x: NDArray[np.floating]) -> NDArray[np.float64]:
+    """1-based ranks of ``x``, ties given the mean of their ranks (``scipy.stats.rankdata``)."""
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    mean_rank: NDArray[np.float64] = np.cumsum(counts) - (counts - 1) / 2.0
+    return mean_rank[inverse]
+
+
 def auc(probs: NDArray[np.floating], labels: NDArray[np.integer]) -> float:
     """Return the one-vs-rest AUC, macro-averaged (NaN when no class is both seen and unseen).
 
@@ -165,7 +171,7 @@ def auc(probs: NDArray[np.floating], labels: NDArray[np.integer]) -> float:
         n_neg = y.size - n_pos
         if n_pos == 0 or n_neg == 0:
             continue
-        ranks = rankdata(p[:, c])
+        ranks = average_ranks(p[:, c])
         scores.append((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
     return float(np.mean(scores)) if scores else float("nan")
 

@@ -8,14 +8,38 @@
 - :func:`most_probable_explanation`: the MPE with its probability and the runner-up.
 """
 
-from bnlab.explain.contributions import MAX_EXACT, evidence_contributions, top_contributions
-from bnlab.explain.mpe import Explanation, most_probable_explanation
-from bnlab.explain.sensitivity import (
-    SensitivityFunction,
-    covary,
-    parameter_sensitivity,
-    sensitivity_function,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bnlab.lazy import lazy_exports
+
+# public name -> defining module, imported on first access (JAX and SciPy stay
+# unloaded in processes that only need part of the package)
+_LAZY: dict[str, str] = {
+    "MAX_EXACT": "bnlab.explain.contributions",
+    "evidence_contributions": "bnlab.explain.contributions",
+    "top_contributions": "bnlab.explain.contributions",
+    "Explanation": "bnlab.explain.mpe",
+    "most_probable_explanation": "bnlab.explain.mpe",
+    "SensitivityFunction": "bnlab.explain.sensitivity",
+    "covary": "bnlab.explain.sensitivity",
+    "parameter_sensitivity": "bnlab.explain.sensitivity",
+    "sensitivity_function": "bnlab.explain.sensitivity",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bnlab.explain.contributions import MAX_EXACT as MAX_EXACT
+    from bnlab.explain.contributions import evidence_contributions as evidence_contributions
+    from bnlab.explain.contributions import top_contributions as top_contributions
+    from bnlab.explain.mpe import Explanation as Explanation
+    from bnlab.explain.mpe import most_probable_explanation as most_probable_explanation
+    from bnlab.explain.sensitivity import SensitivityFunction as SensitivityFunction
+    from bnlab.explain.sensitivity import covary as covary
+    from bnlab.explain.sensitivity import parameter_sensitivity as parameter_sensitivity
+    from bnlab.explain.sensitivity import sensitivity_function as sensitivity_function
+
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
 
 __all__ = [
     "MAX_EXACT",

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from bnlab.errors import ImpossibleEvidenceError
-from bnlab.explain.contributions import engine_for
 from bnlab.infer.evidence import encode_evidence
 
 
@@ -47,6 +46,8 @@ def most_probable_explanation(model: Any, evidence: Any) -> Explanation:
     evidence
         One evidence row.
     """
+    from bnlab.explain.contributions import engine_for  # JAX: only when explaining
+
     engine = engine_for(model, None, 0)
     s = engine.structure
     codes = encode_evidence(s, evidence)

@@ -21,10 +21,38 @@ Labelled layer: :class:`Engine` (``marginals``, ``log_prob``, ``query`` with cre
 intervals, ``mpe``), built on a :class:`bnlab.BayesNet` or a :class:`bnlab.Posterior`.
 """
 
-from bnlab.infer.engine import Engine, Marginals
-from bnlab.infer.evidence import encode_evidence, evidence_likelihoods
-from bnlab.infer.plan import Plan, compile_plan
-from bnlab.infer.run import all_marginals, log_evidence, mpe
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bnlab.lazy import lazy_exports
+
+# public name -> defining module, imported on first access (JAX and SciPy stay
+# unloaded in processes that only need part of the package)
+_LAZY: dict[str, str] = {
+    "Engine": "bnlab.infer.engine",
+    "Marginals": "bnlab.infer.engine",
+    "encode_evidence": "bnlab.infer.evidence",
+    "evidence_likelihoods": "bnlab.infer.evidence",
+    "Plan": "bnlab.infer.plan",
+    "compile_plan": "bnlab.infer.plan",
+    "all_marginals": "bnlab.infer.run",
+    "log_evidence": "bnlab.infer.run",
+    "mpe": "bnlab.infer.run",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bnlab.infer.engine import Engine as Engine
+    from bnlab.infer.engine import Marginals as Marginals
+    from bnlab.infer.evidence import encode_evidence as encode_evidence
+    from bnlab.infer.evidence import evidence_likelihoods as evidence_likelihoods
+    from bnlab.infer.plan import Plan as Plan
+    from bnlab.infer.plan import compile_plan as compile_plan
+    from bnlab.infer.run import all_marginals as all_marginals
+    from bnlab.infer.run import log_evidence as log_evidence
+    from bnlab.infer.run import mpe as mpe
+
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
 
 __all__ = [
     "Engine",

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy.special import betaincinv
 
 from bnlab.infer.plan import Plan
 from bnlab.infer.run import log_evidence, split_liks
@@ -109,8 +109,8 @@ def beta_interval(
     if kind == "hdi":
         lo, hi = _golden_hdi(a, b, interval)
     else:
-        lo = stats.beta.ppf((1 - interval) / 2, a, b)
-        hi = stats.beta.ppf((1 + interval) / 2, a, b)
+        lo = betaincinv(a, b, (1 - interval) / 2)
+        hi = betaincinv(a, b, (1 + interval) / 2)
     point = var <= 0
     lo = np.where(point, mean, np.where(ok, lo, 0.0))
     hi = np.where(point, mean, np.where(ok, hi, 1.0))

@@ -26,13 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bnlab.errors import ArtifactError, BNError
-from bnlab.explain import (
-    MAX_EXACT,
-    Explanation,
-    evidence_contributions,
-    most_probable_explanation,
-    parameter_sensitivity,
-)
+from bnlab.explain.mpe import Explanation
 from bnlab.network import BayesNet, Structure
 from bnlab.report.queries import evidence_text, example_evidence, example_queries, markov_blanket
 
@@ -214,6 +208,8 @@ def query_sensitivity(
     evidence observes the target's whole Markov blanket (the same derivatives; a much smaller
     network to differentiate), else on ``net``.
     """
+    from bnlab.explain.sensitivity import parameter_sensitivity  # JAX: only when explaining
+
     s = net.structure
     blanket = markov_blanket(s, target)
     if blanket and all(v in evidence for v in blanket):
@@ -257,6 +253,7 @@ def explain_query(
         Seed of the permutation estimator (above :data:`bnlab.explain.MAX_EXACT` observed
         variables).
     """
+    from bnlab.explain import MAX_EXACT, evidence_contributions, most_probable_explanation
     from bnlab.infer import Engine
 
     best = answer.iloc[int(np.argmax(answer["mean"].to_numpy()))]

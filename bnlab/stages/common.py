@@ -9,13 +9,16 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from bnlab.errors import BNError, DataError
 from bnlab.io.files import atomic_path as atomic_path  # re-exported for the stages
+
+if TYPE_CHECKING:
+    from bnlab.config import ComputeConfig
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -116,3 +119,17 @@ def main(
     except BNError as err:
         return report_error(err)
     return 0
+
+
+def partitioned(compute: ComputeConfig) -> bool:
+    """Whether learn and fit count the training rows in place rather than in memory."""
+    return compute.name == "dask" or compute.train_data is not None
+
+
+def train_location(compute: ComputeConfig, prepared: str | Path, root: Path) -> str:
+    """The Parquet location of the training rows: ``compute.train_data``, else ``prepared``."""
+    from bnlab.config import resolve_path
+
+    if compute.train_data is None:
+        return str(prepared)
+    return str(resolve_path(compute.train_data, root))

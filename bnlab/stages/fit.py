@@ -104,13 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     """Read the parameters, rows and structure; write the posterior and its mean network."""
     from bnlab.io import read_structure, write_network
-    from bnlab.stages.learn import partitioned, train_location
 
     cfg = load_params(args.params, root=args.root)
     structure = read_structure(args.structure)
     train: pd.DataFrame | str
-    if partitioned(cfg.compute):
-        train = train_location(cfg.compute, args.train, Path(args.root))
+    if common.partitioned(cfg.compute):
+        train = common.train_location(cfg.compute, args.train, Path(args.root))
     else:
         train = common.read_frame(args.train)
     post = fit_posterior(structure, train, cfg.prior, cfg.backend, cfg.seed, cfg.compute)

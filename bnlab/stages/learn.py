@@ -37,18 +37,6 @@ def _states(train: TrainData) -> dict[str, tuple[str, ...]]:
     return {str(c): tuple(str(s) for s in train[c].cat.categories) for c in train.columns}
 
 
-def partitioned(compute: ComputeConfig) -> bool:
-    """Whether learn and fit count the training rows in place rather than in memory."""
-    return compute.name == "dask" or compute.train_data is not None
-
-
-def train_location(compute: ComputeConfig, prepared: str | Path, root: Path) -> str:
-    """The Parquet location of the training rows: ``compute.train_data``, else ``prepared``."""
-    if compute.train_data is None:
-        return str(prepared)
-    return str(resolve_path(compute.train_data, root))
-
-
 def open_source(compute: ComputeConfig, location: str) -> CountsSource:
     """A counts source over the Parquet ``location`` as ``compute`` says (local or Dask).
 
@@ -172,8 +160,10 @@ def run(args: argparse.Namespace) -> None:
 
     cfg = load_params(args.params, root=args.root)
     root = Path(args.root)
-    if partitioned(cfg.compute):
-        with open_source(cfg.compute, train_location(cfg.compute, args.train, root)) as source:
+    if common.partitioned(cfg.compute):
+        with open_source(
+            cfg.compute, common.train_location(cfg.compute, args.train, root)
+        ) as source:
             structure = learn(cfg.structure, cfg.dataset, source, root, seed=cfg.seed)
     else:
         train = common.read_frame(args.train)
