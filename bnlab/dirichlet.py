@@ -29,6 +29,9 @@ def dirichlet_draws(
         logx += np.log1p(-rng.random(size)) / a  # 1 - U lies in (0, 1]: no log(0)
         logx -= logx.max(axis=-1, keepdims=True)
         x = np.exp(logx, out=logx)
+        # exp underflows to 0 for entries below ~1e-308 (tiny pseudo-counts); a Dirichlet
+        # entry is never 0, so keep it at the smallest normal number instead
+        np.maximum(x, np.finfo(np.float64).tiny, out=x)
         x /= x.sum(axis=-1, keepdims=True)
         out[v] = x
     return out

@@ -337,3 +337,23 @@ def test_tampered_draws_file_is_refused(tmp_path: Path) -> None:
     ds.to_netcdf(path, engine="h5netcdf")
     with pytest.raises(ArtifactError, match=r"CPT draws of 'b' have rows summing to 2.*not 1"):
         load_posterior(path)
+
+
+def test_tiny_pseudo_counts_never_give_exact_zeros() -> None:
+    # with alpha ~1e-3, most entries of a draw are below 1e-308; none may be exactly 0, or
+    # evidence the posterior allows would be impossible under that draw
+    s = Structure(["c"], {"c": tuple("abcd")})
+    post = Posterior(s, alpha={"c": [1e-3, 2e-3, 3e-3, 4e-3]})
+    d = post.draws(2_000, seed=0)["c"]
+    assert (d > 0).all()
+    assert (d < 1e-300).mean() > 0.1  # the case that underflowed before
+
+
+def test_posterior_queries_survive_draws_that_underflow() -> None:
+    s = Structure(["c", "x"], {"c": tuple("ab"), "x": ("0", "1")}, {"x": ["c"]})
+    post = Posterior(s, alpha={"c": [1e-3, 1e-3], "x": [[5.0, 5.0], [5.0, 5.0]]})
+    for dtype in (np.float32, np.float64):
+        eng = bnlab.Engine(post, draws=500, seed=0, dtype=dtype)
+        ans = eng.query("x", [{"c": "a"}, {"c": "b"}], interval=0.9)
+        assert np.isfinite(ans["mean"].to_numpy()).all()
+        np.testing.assert_allclose(ans["mean"].to_numpy(), 0.5, atol=0.05)

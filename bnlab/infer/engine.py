@@ -121,7 +121,13 @@ class Engine:
         self._draws_flat: NDArray[Any] | None = None
         if self.posterior is not None:
             d = self.posterior.draws(n_draws, seed=seed)
-            self._draws_flat = flatten_cpts(self.plan, d, draw_axis=True).astype(self.dtype)
+            flat = flatten_cpts(self.plan, d, draw_axis=True).astype(self.dtype)
+            # A posterior entry is never 0, but a draw of one whose pseudo-count is far below
+            # 1 can underflow (in float32 often), and XLA flushes subnormal products to 0:
+            # evidence the model allows would be impossible under that draw. Entries are
+            # kept >= sqrt(tiny), so a product of two stays normal; a conditional query
+            # does not depend on the size of an observed entry, only on it being non-zero.
+            self._draws_flat = np.maximum(flat, np.sqrt(np.finfo(self.dtype).tiny))
         self._device_cpts: dict[bool, Any] = {}
         self._relevant: dict[frozenset[str], Engine] = {}
 
