@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -96,6 +96,32 @@ def _refuse(path: Path, problem: str) -> ArtifactError:
     )
 
 
+def _text(x: object) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+def _read_root(
+    path: Path,
+) -> tuple[dict[str, object], dict[str, tuple[tuple[str, ...], NDArray[Any]]], bool]:
+    """Read the root group with h5netcdf alone: attributes, ``{name: (dims, values)}``, stats.
+
+    The last item says whether a ``sample_stats`` group exists.
+
+    Reading through xarray costs about a second per process here (decoding the string
+    coordinates imports Dask and every other duck-array library it can find); the pipeline
+    stages, the server and the flavor each load a posterior at start-up.
+    """
+    import h5netcdf
+
+    with h5netcdf.File(path, "r") as f:
+        attrs = {str(k): v for k, v in f.attrs.items()}
+        variables = {
+            str(name): (tuple(str(d) for d in var.dimensions), np.asarray(var[...]))
+            for name, var in f.variables.items()
+        }
+        return attrs, variables, "sample_stats" in f.groups
+
+
 def load_posterior(path: str | os.PathLike[str]) -> Posterior:
     """Read a posterior written by :meth:`Posterior.save`, validating everything.
 
@@ -110,14 +136,13 @@ def load_posterior(path: str | os.PathLike[str]) -> Posterior:
     if not p.is_file():
         raise ArtifactError(f"{p}: no such posterior file; write one with Posterior.save(path).")
     try:
-        with xr.open_datatree(p, engine="h5netcdf") as tree:
-            root = tree.to_dataset().load()
-            stats_ds = None
-            if "sample_stats" in tree.children:
+        attrs, variables, has_stats = _read_root(p)
+        stats_ds = None
+        if has_stats:  # MCMC sampler statistics: let xarray decode them (bool, units)
+            with xr.open_datatree(p, engine="h5netcdf") as tree:
                 stats_ds = tree.children["sample_stats"].to_dataset(inherit=False).load()
     except (OSError, ValueError, KeyError) as exc:
         raise _refuse(p, f"cannot be read as NetCDF ({exc})") from None
-    attrs = root.attrs
     if attrs.get("format") != FORMAT:
         raise _refuse(p, f"format attribute is {attrs.get('format')!r}, not {FORMAT!r}")
     version = attrs.get("format_version")
@@ -141,17 +166,17 @@ def load_posterior(path: str | os.PathLike[str]) -> Posterior:
         raise _refuse(p, str(exc)) from None
     arrays: dict[str, NDArray[np.float64]] = {}
     for v in s.variables:
-        if v not in root.data_vars:
+        if v not in variables:
             raise _refuse(p, f"it has no parameters for variable {v!r}")
-        var = root[v]
+        var_dims, values = variables[v]
         dims = cpt_dims(s, v) if kind == "dirichlet" else ("chain", "draw", *cpt_dims(s, v))
-        if var.dims != dims:
-            raise _refuse(p, f"parameters of {v!r} have dims {var.dims}, expected {dims}")
+        if var_dims != dims:
+            raise _refuse(p, f"parameters of {v!r} have dims {var_dims}, expected {dims}")
         for d in cpt_dims(s, v):
-            labels = [str(x) for x in root[d].values]
+            labels = [_text(x) for x in variables[d][1]] if d in variables else None
             if labels != coords[d]:
                 raise _refuse(p, f"labels of dimension {d!r} are {labels}, expected {coords[d]}")
-        arrays[v] = np.asarray(var.values, dtype=np.float64)
+        arrays[v] = np.asarray(values, dtype=np.float64)
     from bnlab.posterior import Posterior
 
     try:
