@@ -115,8 +115,12 @@ def _read_root(
 
     with h5netcdf.File(path, "r") as f:
         attrs = {str(k): v for k, v in f.attrs.items()}
+        coordinates = set(f.dimensions)  # a coordinate variable's only dimension is itself
         variables = {
-            str(name): (tuple(str(d) for d in var.dimensions), np.asarray(var[...]))
+            str(name): (
+                (str(name),) if name in coordinates else tuple(str(d) for d in var.dimensions),
+                np.asarray(var[...]),
+            )
             for name, var in f.variables.items()
         }
         return attrs, variables, "sample_stats" in f.groups
