@@ -107,7 +107,7 @@ def export(args: argparse.Namespace) -> int:
     from bnlab.posterior import load_posterior
     from bnlab.registry import register
     from bnlab.report.paths import FILES
-    from bnlab.tracking import store_uri
+    from bnlab.tracking import portable_uri, store_uri
 
     folder, root = Path(args.experiment_dir), Path(args.root)
     if not folder.is_dir():
@@ -160,7 +160,7 @@ def export(args: argparse.Namespace) -> int:
         "model_uri": f"models:/{reg.name}/{reg.version}",
         "run_id": reg.run_id,
         "forced": reg.forced,
-        "tracking_uri": uri,
+        "tracking_uri": portable_uri(uri, root),  # relative to the project root when inside it
         "tags": dict(reg.tags),
     }
     if args.output:

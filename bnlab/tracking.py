@@ -39,6 +39,21 @@ def store_uri(uri: str | None, root: str | os.PathLike[str]) -> str:
     return f"sqlite:///{(Path(root) / 'mlflow.db').resolve()}"
 
 
+def portable_uri(uri: str, root: str | os.PathLike[str]) -> str:
+    """``uri``, with a SQLite file inside ``root`` written relative to ``root``.
+
+    For records kept in git: ``sqlite:///mlflow.db`` rather than one machine's absolute path.
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return uri
+    try:
+        inside = Path(uri[len(prefix) :]).resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        return uri
+    return prefix + inside.as_posix()
+
+
 def _artifact_root(uri: str, root: str | os.PathLike[str]) -> str | None:
     if uri.startswith("sqlite:"):
         return (Path(root).resolve() / "mlartifacts").as_uri()

@@ -212,3 +212,13 @@ def test_artifacts_of_a_sqlite_store_go_beside_its_file(
         == (tmp_path / "s" / "mlartifacts").as_uri()
     )
     assert artifact_location("http://127.0.0.1:5000") is None
+
+
+def test_portable_uri_is_relative_only_inside_the_project(tmp_path: Path) -> None:
+    from bnlab.tracking import portable_uri
+
+    inside = f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"
+    assert portable_uri(inside, tmp_path) == "sqlite:///mlflow.db"
+    outside = f"sqlite:///{(tmp_path.parent / 'other.db').resolve()}"
+    assert portable_uri(outside, tmp_path) == outside
+    assert portable_uri("http://127.0.0.1:5000", tmp_path) == "http://127.0.0.1:5000"
