@@ -101,6 +101,107 @@ def test_batched_additions_and_pairs_equal_single_families(tiny, score) -> None:
                 )
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_pair_counts_and_precomputed_families_match_brute_force(tiny, weighted) -> None:
+    """The gram holds every pair table (complete-case) and fills empty + one-parent families."""
+    codes, cards = tiny
+    w = np.random.default_rng(1).random(len(codes)) * 3 if weighted else None
+    sc = FamilyScorer(codes, cards, "bdeu", ess=2.0, weights=w)
+    gram = sc.gram()
+    weight = np.ones(len(codes)) if w is None else w
+    off = np.concatenate([[0], np.cumsum(cards)[:-1]])
+    for x in range(4):
+        for y in range(4):
+            want = np.zeros((cards[x], cards[y]))
+            for row, wt in zip(codes, weight, strict=True):
+                if row[x] >= 0 and row[y] >= 0:
+                    want[row[x], row[y]] += wt  # x == y: the counts on the diagonal
+            block = gram[off[x] : off[x] + cards[x], off[y] : off[y] + cards[y]]
+            np.testing.assert_allclose(block, want, rtol=1e-12)
+    sc.precompute_pairs()
+    rows = [tuple(int(v) for v in r) for r in codes]
+    for y in range(4):
+        for ps in [(), *[(x,) for x in range(4) if x != y]]:
+            got = sc.cache[(y, frozenset(ps))]
+            if w is None:
+                assert got == pytest.approx(
+                    _hand_score(rows, y, list(ps), cards, "bdeu", ess=2.0), rel=1e-12
+                )
+            else:  # weighted: against a scorer that counts the family on its own
+                fresh = FamilyScorer(codes, cards, "bdeu", ess=2.0, weights=w, compress=False)
+                assert got == pytest.approx(fresh.score(y, ps), rel=1e-12)
+            used = [min(r[v] for v in (*ps, y)) >= 0 for r in rows]
+            kept = float(weight[np.array(used)].sum())
+            assert sc.n_dropped[(y, frozenset(ps))] == pytest.approx(weight.sum() - kept)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_both_count_layouts_give_the_same_bits(tiny, weighted) -> None:
+    """Row-wise and variable-wise flat indices: identical counts (missing values, weights)."""
+    codes, cards = tiny
+    codes = np.concatenate([codes] * 3)
+    w = np.random.default_rng(2).random(len(codes)) if weighted else None
+    sc = FamilyScorer(codes, cards, "bic", weights=w)
+    for parents in [(), (1,), (1, 3)]:
+        key, q, valid = sc._family_key(0, parents)
+        for lo in (0, 2):
+            by_row = sc._joint_counts(key, q * cards[0], valid, lo, rowwise=True)
+            by_var = sc._joint_counts(key, q * cards[0], valid, lo, rowwise=False)
+            assert np.array_equal(by_row, by_var)
+    # against a brute-force count of (child 0, parent 1) x variable 2
+    key, q, valid = sc._family_key(0, (1,))
+    got = sc._joint_counts(key, q * cards[0], valid, 0, rowwise=True)
+    weight = np.ones(len(codes)) if w is None else w
+    want = np.zeros((cards[1], cards[0], cards[2]))
+    for row, wt in zip(codes, weight, strict=True):
+        if min(row[0], row[1], row[2]) >= 0:
+            want[row[1], row[0], row[2]] += wt
+    got_block = got.reshape(cards[1], cards[0], 4, sc.maxc)[:, :, 2, : cards[2]]
+    np.testing.assert_allclose(got_block, want, rtol=1e-12)
+
+
+def test_lgamma_tables_equal_direct_evaluation() -> None:
+    """Table lookups, grown on demand, give the bits of a direct ``gammaln`` evaluation."""
+    from scipy.special import gammaln
+
+    from bnlab.learn.scores import LgammaTables
+
+    tables = LgammaTables(5000)
+    counts = np.array([0, 1, 7, 300, 4999])
+    for a in (0.001, 1 / 3, 2.5):
+        direct = gammaln(a + counts.astype(float)) - gammaln(a)
+        assert np.array_equal(tables(a, 10)[counts[:3]], direct[:3])
+        assert np.array_equal(tables(a, 5000)[counts], direct)  # grown
+        assert len(tables(a, 1)) >= 5000  # never shrinks
+    assert len(LgammaTables(10)(1.0, 5)) == 11  # capped at the number of rows + 1
+
+
+@pytest.mark.parametrize("score", ["bdeu", "k2"])
+def test_lgamma_lookups_and_direct_evaluation_score_the_same(score) -> None:
+    """A batch scored from fresh tables (direct lgamma) and from grown ones: equal bits."""
+    from bnlab.learn.scores import LgammaTables, score_tables
+
+    rng = np.random.default_rng(5)
+    tables = rng.integers(0, 40, (6, 8, 3)) * (rng.random((6, 8, 3)) < 0.7)
+    qs = np.array([8, 8, 4, 4, 2, 8])  # three distinct prior counts in one batch
+    fresh = score_tables(tables, qs, score, 2.0, lgamma_lut=LgammaTables(10_000))
+    grown = LgammaTables(10_000)
+    for a in {2.0 / q / 3 for q in qs} | {2.0 / q for q in qs} | {1.0, 3.0}:
+        grown(a, 10_000)
+    assert np.array_equal(fresh, score_tables(tables, qs, score, 2.0, lgamma_lut=grown))
+    plain = score_tables(tables, qs, score, 2.0)  # no tables: lgamma of the nonzero cells
+    np.testing.assert_allclose(fresh, plain, rtol=1e-12)
+
+
+def test_a_cached_family_keeps_its_first_score(tiny) -> None:
+    codes, cards = tiny
+    sc = FamilyScorer(codes, cards, "bic")
+    sc.cache[(1, frozenset({3, 0}))] = 123.0  # a sentinel: batched scoring must not replace it
+    got = sc.add_scores(1, (3,), np.array([0, 2]))
+    assert got[0] == 123.0
+    assert got[1] == pytest.approx(FamilyScorer(codes, cards, "bic").score(1, (3, 2)), rel=1e-12)
+
+
 def test_integer_weights_equal_repeated_rows(tiny) -> None:
     codes, cards = tiny
     w = np.random.default_rng(0).integers(0, 4, len(codes))

@@ -41,6 +41,10 @@ SCORES: tuple[str, ...] = ("bic", "aic", "bdeu", "k2", "loglik")
 
 # upper bound on the number of int64 indices materialised for one bincount (64 MiB)
 _MAX_BATCH_ELEMENTS = 1 << 23
+# FamilyScorer._joint_counts interleaves the variables of each row when two consecutive
+# indices of one variable's run hit the same bin with at least this probability (measured
+# on alarm, child and insurance at 10k-100k rows: row-wise wins from ~0.24, loses at ~0.11)
+_ROWWISE_MIN_COLLISION = 0.15
 # lgamma lookup tables pay off while they are short (one per distinct prior count)
 _MAX_LGAMMA_LUT_ROWS = 50_000
 
@@ -72,6 +76,40 @@ def ordered_sum(values: NDArray[np.number]) -> NDArray[np.float64]:
     return np.asarray(np.cumsum(flat, axis=1)[:, -1], dtype=np.float64)
 
 
+def _lgamma_sums(
+    a: NDArray[np.float64],
+    counts: NDArray[np.number],
+    lut: Callable[[float, int], NDArray[np.float64]],
+) -> NDArray[np.float64]:
+    """Per family ``i``: :func:`ordered_sum` of ``lgamma(a[i] + N) - lgamma(a[i])`` over its cells.
+
+    A batch holds few distinct ``a`` (one per cardinality of an added parent). Their
+    tables are laid end to end and looked up in one gather, unless building the missing
+    tables would cost more ``lgamma`` calls than evaluating every cell directly; both give
+    the same bits (``a + N`` is the same float either way).
+    """
+    m = counts.shape[0]
+    flat = counts.reshape(m, -1)
+    if flat.shape[1] == 0:
+        return np.zeros(m)
+    uniq, inv = np.unique(a, return_inverse=True)
+    need = np.zeros(len(uniq), dtype=np.int64)
+    np.maximum.at(need, inv, flat.max(axis=1))
+    need += 1
+    if isinstance(lut, LgammaTables):
+        to_build = sum(
+            int(k) for u, k in zip(uniq, need, strict=True) if not lut.has(float(u), int(k))
+        )
+        if to_build > flat.size:
+            direct = gammaln(a[:, None] + flat.astype(np.float64)) - gammaln(a)[:, None]
+            return ordered_sum(direct)
+    tables = [lut(float(u), int(k)) for u, k in zip(uniq, need, strict=True)]
+    if len(tables) == 1:
+        return ordered_sum(tables[0][flat])
+    starts = np.cumsum([0, *(len(t) for t in tables[:-1])])
+    return ordered_sum(np.concatenate(tables)[flat + starts[inv][:, None]])
+
+
 def score_tables(
     tables: NDArray[np.number],
     q: NDArray[np.number],
@@ -79,7 +117,7 @@ def score_tables(
     ess: float = 1.0,
     *,
     xlogx_lut: NDArray[np.float64] | None = None,
-    lgamma_lut: Callable[[float], NDArray[np.float64]] | None = None,
+    lgamma_lut: Callable[[float, int], NDArray[np.float64]] | None = None,
 ) -> NDArray[np.float64]:
     """Local scores of a batch of families from their count tables.
 
@@ -98,8 +136,8 @@ def score_tables(
     xlogx_lut
         Optional lookup table ``x log x`` for integer tables (speed only).
     lgamma_lut
-        Optional ``a -> [lgamma(a + N) - lgamma(a) for N = 0, 1, ...]`` for integer tables
-        (speed only).
+        Optional ``(a, n) -> [lgamma(a + N) - lgamma(a) for N = 0, 1, ...]`` (at least
+        ``n`` entries) for integer tables (speed only), e.g. :class:`LgammaTables`.
 
     Returns
     -------
@@ -132,15 +170,7 @@ def score_tables(
         a_jk = a_j / r
     if lgamma_lut is not None and tables.dtype.kind in "iu":
         nj_i = tables.sum(axis=2)
-        res = np.zeros(m)
-        # few distinct prior counts per batch (one per cardinality of the added parent)
-        for a in np.unique(a_jk):
-            sel = np.flatnonzero(a_jk == a)
-            res[sel] += ordered_sum(lgamma_lut(float(a))[tables[sel]])
-        for a in np.unique(a_j):
-            sel = np.flatnonzero(a_j == a)
-            res[sel] -= ordered_sum(lgamma_lut(float(a))[nj_i[sel]])
-        return res
+        return _lgamma_sums(a_jk, tables, lgamma_lut) - _lgamma_sums(a_j, nj_i, lgamma_lut)
     flat = tables.reshape(m, -1)
     fam, pos = np.nonzero(flat)
     vals = flat[fam, pos].astype(np.float64)
@@ -164,6 +194,41 @@ def local_score_from_counts(counts: NDArray[np.number], score: str, ess: float =
     return float(score_tables(tab, np.array([tab.shape[1]]), name, ess)[0])
 
 
+def _collision(counts: NDArray[np.number]) -> float:
+    """Probability that two draws from the distribution of ``counts`` are equal."""
+    total = float(counts.sum())
+    return float(np.sum((counts / total) ** 2)) if total > 0 else 0.0
+
+
+class LgammaTables:
+    """``lgamma(a + N) - lgamma(a)`` for ``N = 0, 1, ...``: one table per ``a``, grown on demand.
+
+    Parameters
+    ----------
+    limit
+        Largest ``N`` ever asked for (the number of rows).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = int(limit)
+        self._tables: dict[float, NDArray[np.float64]] = {}
+
+    def has(self, a: float, need: int) -> bool:
+        """Whether the table of ``a`` already holds ``need`` entries."""
+        got = self._tables.get(a)
+        return got is not None and len(got) >= need
+
+    def __call__(self, a: float, need: int) -> NDArray[np.float64]:
+        """The table of ``a`` with at least ``need`` entries (at most ``limit + 1``)."""
+        got = self._tables.get(a)
+        if got is None or len(got) < need:
+            size = min(max(need, 64, 0 if got is None else 2 * len(got)), self.limit + 1)
+            # entries do not depend on the size: a + N is the same float either way
+            got = gammaln(a + np.arange(size, dtype=np.float64)) - gammaln(a)
+            self._tables[a] = got
+        return got
+
+
 def unique_rows(
     codes: NDArray[np.integer], weights: NDArray[np.floating] | None = None
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
@@ -178,7 +243,10 @@ def unique_rows(
     if n == 0 or p == 0:
         w0 = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
         return arr, w0
-    radix = arr.max(axis=0) + 2  # +1 shift makes the missing code -1 a digit too
+    cols = np.ascontiguousarray(arr.T)
+    # a column with missing values (-1) is shifted by one so that -1 is a digit too
+    shift = (cols.min(axis=1) < 0).astype(np.int64)
+    radix = cols.max(axis=1) + 1 + shift
     keys: list[NDArray[np.int64]] = []
     cur = np.zeros(n, dtype=np.int64)
     width = 0.0
@@ -188,10 +256,12 @@ def unique_rows(
             keys.append(cur)
             cur = np.zeros(n, dtype=np.int64)
             width = 0.0
-        cur = cur * radix[j] + (arr[:, j] + 1)
+        cur *= radix[j]
+        cur += cols[j] + shift[j]
         width += bits
     keys.append(cur)
-    order = np.lexsort(keys[::-1])
+    # equal keys are equal rows, so an unstable sort of a single key groups them as well
+    order = np.argsort(cur) if len(keys) == 1 else np.lexsort(keys[::-1])
     new = np.ones(n, dtype=bool)
     for k in keys:
         ks = k[order]
@@ -222,6 +292,9 @@ class FamilyScorer:
         Collapse duplicate rows into weighted distinct rows when that saves work (exact).
     """
 
+    #: Families are counted when first scored; the search need not announce them.
+    batches_requests = False
+
     def __init__(
         self,
         codes: NDArray[np.integer],
@@ -249,8 +322,9 @@ class FamilyScorer:
         self.n_total = float(n if w is None else w.sum())
         if compress and n > 64:
             uniq, counts = unique_rows(codes, w)
-            # a weighted bincount costs ~1.7x an unweighted one per element
-            if len(uniq) < 0.6 * n:
+            # a weighted bincount costs ~1.1-1.25x an unweighted one per element (measured
+            # on 27 x 10k-100k indices), so compressing pays below ~0.8 of the rows
+            if len(uniq) < 0.8 * n:
                 # a fixed shuffle: sorted rows hit the same bins back to back, which
                 # serialises bincount's floating-point adds
                 perm = np.random.default_rng(0).permutation(len(uniq))
@@ -262,36 +336,69 @@ class FamilyScorer:
         self.col_missing = missing.any(axis=1)
         self.missing = missing if self.col_missing.any() else None
         self.lut: NDArray[np.float64] | None = None
-        self._lgamma: dict[float, NDArray[np.float64]] = {}
-        self.lgamma_lut: Callable[[float], NDArray[np.float64]] | None = None
+        self.lgamma_lut: LgammaTables | None = None
         if self.integer_counts and self.n_total <= _MAX_LGAMMA_LUT_ROWS:
-            self.lgamma_lut = self._lgamma_table
+            self.lgamma_lut = LgammaTables(int(round(self.n_total)))
         if self.integer_counts:
             x = np.arange(int(round(self.n_total)) + 1, dtype=np.float64)
             self.lut = xlogy(x, x)
-        # codes of variable x shifted into its own block of maxc bins (for add_scores)
-        shift = (np.arange(self.p, dtype=np.int64) * self.maxc)[:, None]
-        self._shifted_codes = self.codes_t + shift
+        # codes of variable x shifted into its own block of maxc bins (for add_scores), laid
+        # out variable by variable and row by row (see _joint_counts for which is used when)
+        shift = np.arange(self.p, dtype=np.int64) * self.maxc
+        self._shifted_codes = self.codes_t + shift[:, None]
+        self._shifted_rows = np.ascontiguousarray(self._shifted_codes.T)
+        self._missing_rows = None if self.missing is None else np.ascontiguousarray(missing.T)
         self._wide_weights: NDArray[np.float64] | None = None
+        self._wide_weights_rows: NDArray[np.float64] | None = None
         if w is not None and self.p * self.n_rows <= _MAX_BATCH_ELEMENTS:
             self._wide_weights = np.broadcast_to(w, (self.p, self.n_rows)).ravel()
+            self._wide_weights_rows = np.repeat(w, self.p)  # the weight of each (row, var)
+        self._scratch = np.empty(0, dtype=np.int64)
+        self._state_collision: float | None = None
         self.cache: dict[tuple[int, frozenset[int]], float] = {}
         self.n_dropped: dict[tuple[int, frozenset[int]], float] = {}
         self.n_counted = 0  # families counted from the data (for profiling and tests)
 
-    def _lgamma_table(self, a: float) -> NDArray[np.float64]:
-        """``lgamma(a + N) - lgamma(a)`` for ``N = 0 .. rows`` (cached per ``a``)."""
-        got = self._lgamma.get(a)
-        if got is None:
-            got = gammaln(a + np.arange(int(round(self.n_total)) + 1)) - gammaln(a)
-            self._lgamma[a] = got
-        return got
-
     def _tables(self, counts: NDArray[np.number]) -> NDArray[np.number]:
-        """Return counts as int64 when they are whole numbers (enables the x log x lookup)."""
+        """Return counts as int64 when they are whole numbers (enables the x log x lookup).
+
+        Sums of whole-number weights are exact in float64, so the cast loses nothing.
+        """
         if self.integer_counts and counts.dtype.kind == "f":
-            return np.rint(counts).astype(np.int64)
+            return counts.astype(np.int64)
         return counts
+
+    def _interleave(
+        self, key: NDArray[np.int64], n_keys: int, valid: NDArray[np.bool_] | None
+    ) -> bool:
+        """Whether to count row by row: the chance that two rows share a bin is high.
+
+        In a variable-by-variable run, rows fall into bins ``(key, state)`` with a collision
+        probability of about ``sum_k P(key = k)^2 * mean_x sum_s P(x = s)^2``; when it is
+        high, bincount's adds wait on each other and interleaving the variables pays.
+        """
+        w = self.weights
+        if self._state_collision is None:
+            per_var = []
+            for x in range(self.p):
+                seen = self.codes_t[x] >= 0
+                n_x = np.bincount(self.codes_t[x][seen], weights=None if w is None else w[seen])
+                per_var.append(_collision(n_x))
+            self._state_collision = float(np.mean(per_var)) if per_var else 0.0
+        # a strided sample of ~4k rows estimates it well enough, at ~1/p of a count's cost
+        rows = slice(None, None, max(1, self.n_rows // 4096))
+        k = key[rows]
+        kw = None if w is None else w[rows]
+        if valid is not None:
+            k, kw = k[valid[rows]], None if kw is None else kw[valid[rows]]
+        n_k = np.bincount(k, weights=kw, minlength=n_keys)
+        return _collision(n_k) * self._state_collision >= _ROWWISE_MIN_COLLISION
+
+    def _buffer(self, rows: int, cols: int) -> NDArray[np.int64]:
+        """A reusable ``(rows, cols)`` int64 scratch array for flat indices."""
+        if self._scratch.size < rows * cols:
+            self._scratch = np.empty(max(rows * cols, rows * self.p), np.int64)
+        return self._scratch[: rows * cols].reshape(rows, cols)
 
     # -- indices ------------------------------------------------------------------------
     def _family_key(
@@ -412,120 +519,189 @@ class FamilyScorer:
         ``np.bincount`` (chunked over rows for very large data).
         """
         cand = np.asarray(candidates, dtype=np.int64)
-        out = np.empty(len(cand))
         if len(cand) == 0:
-            return out
+            return np.empty(0)
         base = frozenset(parents)
-        todo_mask = np.array([(child, base | {int(x)}) not in self.cache for x in cand])
-        for i in np.flatnonzero(~todo_mask):
-            out[i] = self.cache[(child, base | {int(cand[i])})]
-        todo = cand[todo_mask]
-        if len(todo) == 0:
-            return out
+        cache = self.cache
+        xs = cand.tolist()
+        if all((child, base | {x}) in cache for x in xs):
+            return np.array([cache[(child, base | {x})] for x in xs])
         r = int(self.cards[child])
         key, q_obs, valid = self._family_key(child, parents)
+        if q_obs * r * self.p * self.maxc > _MAX_BATCH_ELEMENTS:
+            return self._add_scores_loop(child, parents, cand)
         q_true = int(np.prod(self.cards[list(parents)])) if len(parents) else 1
-        p, mc = self.p, self.maxc
-        size = q_obs * r * p * mc
-        if size > _MAX_BATCH_ELEMENTS:
-            res = np.concatenate(
-                [self._add_scores_loop(child, parents, todo[i : i + 1]) for i in range(len(todo))]
-            )
-        else:
-            counts = self._joint_counts(key, q_obs * r, valid, 0)
-            tabs = counts.reshape(q_obs, r, p, mc).transpose(2, 0, 3, 1)[todo]
-            tabs = tabs.reshape(len(todo), q_obs * mc, r)
-            qs = q_true * self.cards[todo]
-            res = score_tables(
-                tabs, qs, self.score_name, self.ess, xlogx_lut=self.lut, lgamma_lut=self.lgamma_lut
-            )
-            used = tabs.sum(axis=(1, 2))
-            total = self._total()
-            for j, x in enumerate(todo):
-                fk = (child, base | {int(x)})
-                self.cache[fk] = float(res[j])
+        counts = self._joint_counts(key, q_obs * r, valid, 0)
+        tabs = counts.reshape(q_obs, r, self.p, self.maxc).transpose(2, 0, 3, 1)[cand]
+        tabs = tabs.reshape(len(cand), q_obs * self.maxc, r)
+        res = score_tables(
+            tabs,
+            q_true * self.cards[cand],
+            self.score_name,
+            self.ess,
+            xlogx_lut=self.lut,
+            lgamma_lut=self.lgamma_lut,
+        )
+        used = tabs.sum(axis=(1, 2)).tolist()
+        out = res.tolist()
+        total = self._total()
+        for j, x in enumerate(xs):
+            # a family scored before keeps its first value (scores are bit-stable per
+            # table axis order, and another order may differ in the last bit)
+            fk = (child, base | {x})
+            got = cache.get(fk)
+            if got is None:
+                cache[fk] = out[j]
                 self.n_dropped[fk] = total - float(used[j])
-            self.n_counted += len(todo)
-        out[todo_mask] = res
-        return out
+            else:
+                out[j] = got
+        self.n_counted += len(cand)
+        return np.array(out)
 
     def _joint_counts(
-        self, key: NDArray[np.int64], n_keys: int, valid: NDArray[np.bool_] | None, lo: int
+        self,
+        key: NDArray[np.int64],
+        n_keys: int,
+        valid: NDArray[np.bool_] | None,
+        lo: int,
+        rowwise: bool | None = None,
     ) -> NDArray[np.number]:
         """Count ``(key, x, state of x)`` for every variable ``x >= lo`` in one bincount.
 
         Returns shape ``(n_keys, p - lo, maxcard)``; rows missing in the key (``valid``
-        False) or in ``x`` are left out of that ``x``'s block.
+        False) or in ``x`` are left out of that ``x``'s block. ``rowwise`` lays the flat
+        indices out row by row (the variables of a row interleaved) instead of variable by
+        variable: with few keys, runs of equal bins then no longer serialise bincount's
+        adds; with many, the per-variable layout keeps each run's bins in cache. Default:
+        by :meth:`_interleave`. The counts are the same either way (every bin still
+        receives its rows in row order).
         """
-        width = (self.p - lo) * self.maxc
+        if rowwise is None:
+            rowwise = self._interleave(key, n_keys, valid)
+        m = self.p - lo
+        width = m * self.maxc
         size = n_keys * width
         dump = size
         scaled = key * width - lo * self.maxc
         if valid is not None:
             scaled[~valid] = dump + width  # past the dump bin; clipped below
-        step = max(1, _MAX_BATCH_ELEMENTS // max(self.p - lo, 1))
+        step = max(1, _MAX_BATCH_ELEMENTS // max(m, 1))
         counts: NDArray[np.number] = np.zeros(size)
         for a in range(0, self.n_rows, step):
-            flat = self._shifted_codes[lo:, a : a + step] + scaled[None, a : a + step]
-            if self.missing is not None:
+            rows = min(step, self.n_rows - a)
+            whole = a == 0 and rows == self.n_rows
+            # one reused buffer: a fresh (rows, p) array per move costs page faults
+            w: NDArray[np.float64] | None = None
+            if rowwise:
+                flat = np.add(
+                    self._shifted_rows[a : a + rows, lo:],
+                    scaled[a : a + rows, None],
+                    out=self._buffer(rows, m),
+                )
+                miss = None if self._missing_rows is None else self._missing_rows[a : a + rows, lo:]
+                if self.weights is not None:
+                    if self._wide_weights_rows is not None and lo == 0 and whole:
+                        w = self._wide_weights_rows
+                    else:
+                        w = np.broadcast_to(self.weights[a : a + rows, None], flat.shape).ravel()
+            else:
+                flat = np.add(
+                    self._shifted_codes[lo:, a : a + rows],
+                    scaled[None, a : a + rows],
+                    out=self._buffer(m, rows),
+                )
+                miss = None if self.missing is None else self.missing[lo:, a : a + rows]
+                if self.weights is not None:
+                    if self._wide_weights is not None and whole:
+                        w = self._wide_weights[: flat.size]
+                    else:
+                        w = np.broadcast_to(self.weights[a : a + rows], flat.shape).ravel()
+            if miss is not None:
                 np.minimum(flat, dump, out=flat)
-                flat[self.missing[lo:, a : a + step]] = dump
-            w = None
-            if self.weights is not None:
-                if self._wide_weights is not None and step >= self.n_rows:
-                    w = self._wide_weights[: flat.size]
-                else:
-                    w = np.broadcast_to(self.weights[a : a + step], flat.shape).ravel()
+                flat[miss] = dump
             part = np.bincount(flat.ravel(), weights=w, minlength=size + 1)[:size]
             counts = part if a == 0 else counts + part
         return self._tables(counts).reshape(n_keys, self.p - lo, self.maxc)
 
     def precompute_pairs(self) -> None:
-        """Score every one-parent family ``y | {x}`` (fills the cache), pairs counted once.
+        """Score every empty and one-parent family (fills the cache), pairs counted once.
 
-        The table of a pair ``(x, y)`` serves both ``y | {x}`` and ``x | {y}``, so this costs
-        half of scoring each empty family's additions separately.
+        The table of a pair ``(x, y)`` (:meth:`gram`) is counted once and serves both
+        ``y | {x}`` and ``x | {y}``; the families are then scored in a few batches, one per
+        pair of cardinalities.
         """
-        p = self.p
-        for y in range(p - 1):
-            ry = int(self.cards[y])
-            valid = None if self.missing is None else ~self.missing[y]
-            key = self.codes_t[y] if valid is None else np.where(valid, self.codes_t[y], 0)
-            counts = self._joint_counts(key, ry, valid, y + 1)  # (ry, p-y-1, mc)
-            xs = np.arange(y + 1, p)
-            # child y, parent x: configs = states of x
-            tabs = counts.transpose(1, 2, 0)
-            res = score_tables(
-                tabs,
-                self.cards[xs],
-                self.score_name,
-                self.ess,
-                xlogx_lut=self.lut,
-                lgamma_lut=self.lgamma_lut,
-            )
-            used = tabs.sum(axis=(1, 2))
-            for j, x in enumerate(xs):
-                fk = (y, frozenset((int(x),)))
-                self.cache[fk] = float(res[j])
-                self.n_dropped[fk] = self.n_total - float(used[j])
-            # child x, parent y: configs = states of y, child states = states of x
-            for c in np.unique(self.cards[xs]):
-                sel = np.flatnonzero(self.cards[xs] == c)
-                tabs_x = counts[:, sel, : int(c)].transpose(1, 0, 2)
-                res_x = score_tables(
-                    tabs_x,
-                    np.full(len(sel), ry),
-                    self.score_name,
-                    self.ess,
-                    xlogx_lut=self.lut,
-                    lgamma_lut=self.lgamma_lut,
-                )
-                used_x = tabs_x.sum(axis=(1, 2))
-                for j, s in enumerate(sel):
-                    fk = (int(xs[s]), frozenset((y,)))
-                    self.cache[fk] = float(res_x[j])
-                    self.n_dropped[fk] = self.n_total - float(used_x[j])
-            self.n_counted += 2 * len(xs)
+        self._precompute_from_gram(self.gram())
+
+    def gram(self) -> NDArray[np.number]:
+        """Counts of every pair of states, shape (total states, total states).
+
+        Block ``(x, y)`` (rows: states of ``x`` at ``offsets[x]``, columns: states of ``y``)
+        is the table of ``x`` and ``y`` over the rows where both are observed; the diagonal
+        of block ``(v, v)`` holds ``v``'s own counts. Each pair is counted once, the pairs
+        of one ``x`` in a single batched ``np.bincount``, and the lower blocks are the
+        transposes of the upper ones.
+        """
+        cards = self.cards
+        offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64)
+        width = int(cards.sum())
+        gram: NDArray[np.number] = np.zeros(
+            (width, width), dtype=np.int64 if self.integer_counts else np.float64
+        )
+        # (variable, state) of every state in gram order, and its bin in a (maxc) block
+        var = np.repeat(np.arange(self.p), cards)
+        state = np.arange(width) - offsets[var]
+        for x in range(self.p):
+            rx = int(cards[x])
+            valid = None if self.missing is None else ~self.missing[x]
+            key = self.codes_t[x] if valid is None else np.where(valid, self.codes_t[x], 0)
+            # variable by variable: the strided row-wise slices cost more than they save here
+            counts = self._joint_counts(key, rx, valid, x, rowwise=False)  # (rx, p - x, maxc)
+            ox = int(offsets[x])
+            cols = slice(ox, width)  # the states of x, x + 1, ..., p - 1
+            bins = (var[cols] - x) * self.maxc + state[cols]
+            gram[ox : ox + rx, cols] = counts.reshape(rx, -1)[:, bins]
+        # blocks (x, z >= x) are filled; the lower ones are their transposes, and the
+        # diagonal blocks (diagonal matrices) must not be counted twice
+        full: NDArray[np.number] = gram + gram.T - np.diag(np.diagonal(gram))
+        return full
+
+    def _precompute_from_gram(self, gram: NDArray[np.number]) -> None:
+        """Score the empty and one-parent families from the pair counts of :meth:`gram`."""
+        cards = self.cards
+        offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64)
+        diag = np.diagonal(gram)
+        for c in np.unique(cards):
+            vs = np.flatnonzero(cards == c)
+            tabs = diag[offsets[vs][:, None] + np.arange(c)[None, :]].reshape(len(vs), 1, int(c))
+            self._store_batch([(int(v), frozenset()) for v in vs], tabs, np.ones(len(vs)))
+        xs, ys = np.nonzero(~np.eye(self.p, dtype=bool))
+        cx, cy = cards[xs], cards[ys]
+        for a in np.unique(cx):
+            for b in np.unique(cy):
+                sel = np.flatnonzero((cx == a) & (cy == b))
+                if not len(sel):
+                    continue
+                # family y | {x}: parent configurations = states of x (rows of block (x, y))
+                r_idx = offsets[xs[sel]][:, None, None] + np.arange(a)[None, :, None]
+                c_idx = offsets[ys[sel]][:, None, None] + np.arange(b)[None, None, :]
+                keys = [(int(ys[i]), frozenset((int(xs[i]),))) for i in sel]
+                self._store_batch(keys, gram[r_idx, c_idx], np.full(len(sel), float(a)))
+        self.n_counted += self.p * self.p
+
+    def _store_batch(
+        self,
+        keys: Sequence[tuple[int, frozenset[int]]],
+        tables: NDArray[np.number],
+        qs: NDArray[np.float64],
+    ) -> None:
+        """Score tables ``(m, Q, r)`` and cache them under ``keys`` (with dropped rows)."""
+        res = score_tables(
+            tables, qs, self.score_name, self.ess, xlogx_lut=self.lut, lgamma_lut=self.lgamma_lut
+        )
+        used = tables.sum(axis=(1, 2))
+        for k, v, u in zip(keys, res.tolist(), used.tolist(), strict=True):
+            self.cache[k] = v
+            self.n_dropped[k] = self.n_total - u
 
     def _add_scores_loop(
         self, child: int, parents: Sequence[int], todo: NDArray[np.int64]

@@ -90,6 +90,8 @@ class _Search:
         Parent orders are those the scoring calls of :meth:`_column` use, so a counts
         source builds each table with the axis order in-memory counting gives it.
         """
+        if not self.sc.batches_requests:
+            return
         requests: list[tuple[int, tuple[int, ...]]] = []
         for y, ps in columns:
             if (y, ps) in self.columns:

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import gammaln, xlogy
+from scipy.special import xlogy
 
-from bnlab.learn.scores import check_score, score_tables
+from bnlab.learn.scores import LgammaTables, check_score, score_tables
 from bnlab.learn.sources import CountsSource
 
 Request = tuple[int, tuple[int, ...]]
@@ -41,6 +41,9 @@ class SourceScorer:
         The score (see :data:`bnlab.learn.scores.SCORES`) and BDeu's equivalent sample size.
     """
 
+    #: The search announces each move's families, counted in one pass (:meth:`prefetch`).
+    batches_requests = True
+
     def __init__(self, source: CountsSource, score: str = "bic", ess: float = 1.0) -> None:
         self.score_name = check_score(score, ess)
         self.ess = float(ess)
@@ -54,17 +57,12 @@ class SourceScorer:
         if n <= _MAX_LUT_ROWS:
             x = np.arange(n + 1, dtype=np.float64)
             self.lut = np.asarray(xlogy(x, x), dtype=np.float64)
-        self._lgamma: dict[float, NDArray[np.float64]] = {}
+        self._lgamma: LgammaTables | None = None
+        if self.n_total <= _MAX_LGAMMA_LUT_ROWS:
+            self._lgamma = LgammaTables(n)
         self.cache: dict[tuple[int, frozenset[int]], float] = {}
         self.n_dropped: dict[tuple[int, frozenset[int]], float] = {}
         self.n_counted = 0
-
-    def _lgamma_table(self, a: float) -> NDArray[np.float64]:
-        got = self._lgamma.get(a)
-        if got is None:
-            got = gammaln(a + np.arange(int(self.n_total) + 1)) - gammaln(a)
-            self._lgamma[a] = got
-        return got
 
     def _store(self, child: int, parents: Sequence[int], table: NDArray[np.int64]) -> None:
         r = int(self.cards[child])
@@ -77,7 +75,7 @@ class SourceScorer:
                 self.score_name,
                 self.ess,
                 xlogx_lut=self.lut,
-                lgamma_lut=self._lgamma_table if self.n_total <= _MAX_LGAMMA_LUT_ROWS else None,
+                lgamma_lut=self._lgamma,
             )[0]
         )
         key = (child, frozenset(parents))
