@@ -5,12 +5,14 @@ K2 prior. For each MCMC backend: wall time of the whole fit (compilation include
 ESS per second over every CPT entry, max R-hat, divergences, and the mean KL(true || posterior
 mean) over CPT rows. pyAgrum's EM (``BNLearner.useEM(1e-4)`` with a smoothing prior of 1, the
 K2 pseudo-count, capped at ``--em-max-time`` seconds) gives the point estimate beside it, and
-the complete-case conjugate fit the baseline that drops rows. The NUTS backends run in a
-child process stopped after ``--nuts-timeout`` seconds (their compilation can take minutes).
-Run:
+the complete-case conjugate fit the baseline that drops rows. pyAgrum orders a learned CPT's
+parents by node id, not as the BIF lists them: its CPTs are permuted to bnlab's parent and
+state order before the KL (:func:`aligned_cpts`). The NUTS backends run in a child process
+stopped after ``--nuts-timeout`` seconds. ``--gradient-cost`` also times the compilation and
+one log-density gradient of the NUTS backends on the same data. Run:
 
-    uv run python benchmarks/mcmc.py --backends gibbs --draws 2500 --tune 300 \
-        --out benchmarks/mcmc.json
+    uv run python benchmarks/mcmc.py --backends gibbs,numpyro,pymc --draws 1000 --tune 300 \
+        --nuts-timeout 300 --gradient-cost --out /tmp/mcmc.json
 """
 
 from __future__ import annotations
@@ -45,9 +47,35 @@ def mean_kl(truth: bnlab.BayesNet, cpts: dict[str, np.ndarray]) -> float:
     return float(np.concatenate(kls).mean())
 
 
+def aligned_cpts(truth: bnlab.BayesNet, net: bnlab.BayesNet) -> dict[str, np.ndarray]:
+    """``net``'s CPTs in ``truth``'s parent order and state order (axes and labels permuted).
+
+    A network read back from another library may order a CPT's parents differently (pyAgrum
+    orders them by node id, not as the BIF file lists them): comparing raw arrays would
+    compare different entries.
+    """
+    out = {}
+    for v in truth.variables:
+        if set(net.parents[v]) != set(truth.parents[v]):
+            raise ValueError(f"{v}: parents {net.parents[v]} != {truth.parents[v]}")
+        fam_net, fam_true = [*net.parents[v], v], [*truth.parents[v], v]
+        arr = np.transpose(net.cpt(v), [fam_net.index(u) for u in fam_true])
+        for axis, u in enumerate(fam_true):  # state order per axis
+            if set(net.states[u]) != set(truth.states[u]):
+                raise ValueError(f"{u}: states {net.states[u]} != {truth.states[u]}")
+            arr = np.take(arr, [net.states[u].index(x) for x in truth.states[u]], axis=axis)
+        out[v] = arr
+    return out
+
+
 def pyagrum_em(
-    truth: bnlab.BayesNet, df: object, max_time: float
+    truth: bnlab.BayesNet, df: object, max_time: float, use_em: bool = True
 ) -> tuple[float, dict[str, np.ndarray], dict[str, Any]]:
+    """pyAgrum's parameter learning (EM when ``use_em`` and cells are missing), K2 smoothing.
+
+    EM starts from pyAgrum's own initial CPTs (estimated ignoring the missing cells, then
+    perturbed with its default noise 0.1); ``max_time`` is in seconds (pyAgrum takes ms).
+    """
     import pyagrum as gum
 
     from bnlab.io.convert import from_pyagrum, to_pyagrum
@@ -55,17 +83,23 @@ def pyagrum_em(
     template = to_pyagrum(truth)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "data.csv"
-        df.astype(object).where(df.notna(), "?").to_csv(path, index=False)  # type: ignore[attr-defined]
+        frame = df[list(truth.variables)]  # type: ignore[index]  # node ids = column order
+        frame.astype(object).where(frame.notna(), "?").to_csv(path, index=False)
         start = time.perf_counter()
         learner = gum.BNLearner(str(path), template, ["?"])
-        learner.useSmoothingPrior(1.0)
-        learner.useEM(1e-4)
-        learner.EMsetMaxTime(float(max_time))
+        learner.useSmoothingPrior(1.0)  # the K2 pseudo-count
+        info: dict[str, Any] = {}
+        if use_em:
+            learner.useEM(1e-4)
+            learner.EMsetMaxTime(float(max_time) * 1000.0)  # milliseconds
         learned = learner.learnParameters(template.dag())
         elapsed = time.perf_counter() - start
-        info = {"iterations": learner.EMnbrIterations(), "stopped_by": learner.EMStateMessage()}
-    net = from_pyagrum(learned)
-    return elapsed, {v: net.cpt(v) for v in truth.variables}, info
+        if use_em:
+            info = {
+                "iterations": learner.EMnbrIterations(),
+                "stopped_by": learner.EMStateMessage(),
+            }
+    return elapsed, aligned_cpts(truth, from_pyagrum(learned)), info
 
 
 def run_backend(backend: str, truth: bnlab.BayesNet, df: object, args: argparse.Namespace) -> dict:
@@ -95,6 +129,91 @@ def run_backend(backend: str, truth: bnlab.BayesNet, df: object, args: argparse.
         row["imputed_cells"] = post.attrs["n_imputed_cells"]
         row["missing_cells"] = post.attrs["n_missing_cells"]
     return row
+
+
+def gradient_cost(truth: bnlab.BayesNet, df: object, repeats: int = 20) -> list[dict]:
+    """Compile time and time per log-density gradient of the NUTS backends on the data.
+
+    NumPyro: the model's potential energy with the packed data as a jit argument (as
+    ``MCMC(jit_model_args=True)`` compiles it), for one chain and for 4 vectorised chains.
+    PyMC: its JAX log density (``pymc.sampling.jax.get_jaxified_logp``, what
+    ``nuts_sampler="numpyro"`` samples), one chain; PyMC bakes the data in as constants.
+    """
+    import jax
+    import jax.numpy as jnp
+    from numpyro.infer.util import initialize_model
+
+    from bnlab.data import encode
+    from bnlab.fit.model_spec import build_spec
+    from bnlab.fit.numpyro_backend import device_data, make_model
+    from bnlab.priors import prior_alpha
+
+    def timed(fn: Any, *args: Any) -> tuple[float, float]:
+        start = time.perf_counter()
+        compiled = jax.jit(fn).lower(*args).compile()
+        compile_s = time.perf_counter() - start
+        jax.block_until_ready(compiled(*args))
+        start = time.perf_counter()
+        for _ in range(repeats):
+            out = compiled(*args)
+        jax.block_until_ready(out)
+        return compile_s, (time.perf_counter() - start) / repeats
+
+    start = time.perf_counter()
+    spec = build_spec(truth.structure, encode(df, truth.structure), prior_alpha(truth, "k2"))
+    packed = spec.packed
+    size = {
+        "spec_s": round(time.perf_counter() - start, 2),
+        "summed_out_terms": packed.n_terms,
+        "elements": packed.n_elements,
+        "gathered_entries": int(packed.elem_index.size),
+    }
+    rows = []
+    with jax.enable_x64(True):
+        data = device_data(spec)
+        init = initialize_model(
+            jax.random.PRNGKey(0), make_model(spec), model_args=(data,), dynamic_args=True
+        )
+
+        def energy(z: Any, d: Any) -> Any:
+            return init.potential_fn(d)(z)
+
+        z = init.param_info.z
+        c1, g1 = timed(jax.value_and_grad(energy), z, data)
+        z4 = jax.tree.map(lambda a: jnp.stack([a] * 4), z)
+        c4, g4 = timed(jax.vmap(jax.value_and_grad(energy), in_axes=(0, None)), z4, data)
+        rows.append(
+            {
+                "method": "numpyro log density (data as jit arguments)",
+                **size,
+                "compile_s": round(c1, 2),
+                "grad_ms_1_chain": round(g1 * 1e3, 2),
+                "compile_s_4_chains": round(c4, 2),
+                "grad_ms_4_chains": round(g4 * 1e3, 2),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+        from pymc.sampling.jax import get_jaxified_logp
+
+        from bnlab.fit.pymc_backend import build_model
+
+        start = time.perf_counter()
+        model = build_model(spec)
+        logp = get_jaxified_logp(model)
+        build_s = time.perf_counter() - start
+        point = model.initial_point()
+        xs = [jnp.asarray(point[v.name]) for v in model.value_vars]
+        cp, gp = timed(jax.value_and_grad(lambda x: logp(x)), xs)
+        rows.append(
+            {
+                "method": "pymc JAX log density (data baked in as constants)",
+                "model_and_jaxify_s": round(build_s, 2),
+                "compile_s": round(cp, 2),
+                "grad_ms_1_chain": round(gp * 1e3, 2),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def _child(backend: str, args: Any, queue: Any) -> None:
@@ -137,6 +256,11 @@ def main() -> None:
     parser.add_argument("--backends", default="gibbs,numpyro,pymc")
     parser.add_argument("--em-max-time", type=float, default=600.0)
     parser.add_argument("--nuts-timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--gradient-cost",
+        action="store_true",
+        help="also time compilation and one log-density gradient of the NUTS backends",
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
 
@@ -165,7 +289,11 @@ def main() -> None:
         }
     )
     print(json.dumps(rows[-1]), flush=True)
+    if args.gradient_cost:
+        rows.extend(gradient_cost(truth, df))
     for backend in args.backends.split(","):
+        if not backend:
+            continue
         if backend == "gibbs":
             rows.append(run_backend(backend, truth, df, args))
         else:

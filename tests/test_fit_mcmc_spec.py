@@ -48,6 +48,49 @@ def test_loglik_matches_brute_force(asia: bnlab.BayesNet, missing: float) -> Non
         assert spec.blocks, "rows with missing cells must produce summed-out terms"
 
 
+@pytest.mark.parametrize("missing", [0.2, 0.5])
+def test_packed_loglik_matches_brute_force(asia: bnlab.BayesNet, missing: float) -> None:
+    """The flat arrays the backends compile (numpy and JAX) give the brute-force likelihood."""
+    import jax
+
+    from bnlab.fit.model_spec import flat_params, log_likelihood_packed
+    from bnlab.fit.numpyro_backend import device_data, log_likelihood_jax
+
+    codes = bnlab.sample(asia, 300, seed=6, missing=missing, as_codes=True).copy()
+    codes[:, asia.structure.index["either"]] = -1  # plus a latent variable
+    spec = build_spec(asia.structure, codes, prior_alpha(asia, "k2"), latent=["either"])
+    # smooth CPTs (no zeros) so that every term is finite
+    rng = np.random.default_rng(0)
+    cpts = {v: rng.dirichlet(np.ones(c.shape[-1]), size=c.shape[:-1]) for v, c in asia.cpts.items()}
+    want = _brute_force_loglik(
+        bnlab.BayesNet(asia.variables, asia.states, asia.parents, cpts), codes
+    )
+    rows = {v: cpts[v].reshape(spec.n_configs(v), -1) for v in asia.variables}
+    packed = spec.packed
+    assert packed.n_terms > 0 and packed.elem_term.size == packed.n_elements
+    assert log_likelihood_packed(packed, flat_params(spec, rows, np)) == pytest.approx(
+        want, rel=1e-10
+    )
+    with jax.enable_x64(True):
+        got = float(log_likelihood_jax(spec, rows, device_data(spec)))
+    assert got == pytest.approx(want, rel=1e-10)
+
+
+def test_barren_missing_cells_add_no_terms() -> None:
+    """A missing variable with no observed descendant sums out to one: no block, same value."""
+    s = bnlab.Structure(
+        ["A", "B", "C"], dict.fromkeys("ABC", ("0", "1")), {"B": ("A",), "C": ("B",)}
+    )
+    codes = np.array([[0, 1, -1], [1, -1, -1], [-1, 0, 1]], dtype=np.int8)
+    spec = build_spec(s, codes, prior_alpha(s, "k2"))
+    # rows 0 and 1: C (and B in row 1) have no observed descendant; only row 2's A is summed
+    assert [b.missing for b in spec.blocks] == [("A",)]
+    cpts = {"A": np.array([0.3, 0.7]), "B": np.array([[0.9, 0.1], [0.2, 0.8]])}
+    cpts["C"] = np.array([[0.6, 0.4], [0.5, 0.5]])
+    net = bnlab.BayesNet(s.variables, s.states, s.parents, cpts)
+    assert log_likelihood(spec, cpts) == pytest.approx(_brute_force_loglik(net, codes), rel=1e-12)
+
+
 def test_latent_variable_loglik(asia: bnlab.BayesNet) -> None:
     codes = bnlab.sample(asia, 200, seed=2, missing=0.1, as_codes=True).copy()
     codes[:, asia.structure.index["either"]] = -1

@@ -20,10 +20,16 @@ own array library, through the same formula, so the two cannot drift apart:
   they share a family). Each component ``C`` contributes
   ``log sum_{x_C} prod_{f touching C} theta_f[x_f]``, with the other family members fixed at
   their observed values. Identical (component, observed context) pairs are merged across rows
-  with a count ``w_j``; components whose families are all families of ``C``'s own variables sum
-  to one and are dropped (barren). A :class:`MissingBlock` batches all contexts of one ``C``:
-  ``idx_f[j, k]`` is the flat CPT index of family ``f`` for context ``j`` and joint state ``k``
-  of ``C``. No handlers.scale, no enumeration: the count weights multiply exact log terms.
+  with a count ``w_j``. Missing variables with no observed descendant in their row are barren:
+  their families sum to one, so they are pruned first (before the components are formed),
+  which keeps the components and their joint state spaces small. A :class:`MissingBlock`
+  batches all contexts of one ``C``: ``idx_f[j, k]`` is the flat CPT index of family ``f`` for
+  context ``j`` and joint state ``k`` of ``C``. No handlers.scale, no enumeration of sample
+  sites: the count weights multiply exact log terms.
+- **Packed form.** :func:`pack` flattens the counts and all blocks into a handful of arrays
+  (:class:`PackedLikelihood`) that the backends pass to their compiled log density as data
+  arguments: one gather for the counts, one gather-and-sum per family count, one segment
+  logsumexp, whatever the number of blocks.
 """
 
 from __future__ import annotations
@@ -200,10 +206,179 @@ class ModelSpec:
             for v, off in zip(group.variables, group.offsets, strict=True)
         }
 
+    @cached_property
+    def packed(self) -> PackedLikelihood:
+        """The log-likelihood data flattened for vectorised backends (see :func:`pack`)."""
+        return pack(self)
+
     def row_names(self, group: CardGroup) -> tuple[str, str, str]:
         """Sample-site names of a group: stacked CPT rows, pooled means, concentrations."""
         r = group.card
         return f"cpt_rows_card{r}", f"pooled_mean_card{r}", f"pooled_concentration_card{r}"
+
+
+class PackedLikelihood(NamedTuple):
+    """The spec's log-likelihood as a few flat arrays, for one vectorised evaluation.
+
+    All CPTs are concatenated (structure order) into one flat parameter vector of length
+    ``n_params``; ``logp`` is its log. The missing-data terms of every block are flattened
+    into *elements*, one per (term, joint state of the summed-out component), ordered by the
+    number of families ``F`` of their block, then the component size ``K``, then term, then
+    state. An element's log value is the sum of ``F`` entries of ``logp``; its ``F`` global
+    indices are consecutive in ``elem_index``. Then
+
+    ``loglik = <count_value, logp[count_index]>
+    + <term_weight, segment_logsumexp(element values, elem_term)>``.
+
+    Elements of equal ``F`` form one contiguous ``(n, F)`` gather (``widths``); terms of equal
+    ``(F, K)`` are contiguous (``buckets``), so a backend without segment reductions can
+    gather each bucket as ``(terms, K, F)`` and take a row-wise logsumexp.
+
+    Attributes
+    ----------
+    n_params
+        Length of the flat parameter vector.
+    offsets
+        Start of each variable's flat ``(q, r)`` table in the parameter vector.
+    count_index, count_value
+        Non-zero complete-family counts: global flat indices and counts.
+    elem_index
+        ``(sum of n * F,)`` int32 global parameter indices, ``F`` per element.
+    elem_term
+        ``(elements,)`` int32 term of each element (sorted).
+    term_weight
+        ``(terms,)`` number of data rows of each term.
+    widths
+        ``(F, n elements, first element)`` per family count ``F``.
+    buckets
+        ``(F, K, n terms, first element, first term, first index)`` per ``(F, K)``, in
+        element order (``first index``: position in ``elem_index``).
+    """
+
+    n_params: int
+    offsets: dict[str, int]
+    count_index: NDArray[np.int32]
+    count_value: NDArray[np.float64]
+    elem_index: NDArray[np.int32]
+    elem_term: NDArray[np.int32]
+    term_weight: NDArray[np.float64]
+    widths: tuple[tuple[int, int, int], ...]
+    buckets: tuple[tuple[int, int, int, int, int, int], ...]
+
+    @property
+    def n_terms(self) -> int:
+        """Number of summed-out terms."""
+        return int(self.term_weight.size)
+
+    @property
+    def n_elements(self) -> int:
+        """Number of (term, joint state) elements."""
+        return int(self.elem_term.size)
+
+    def arrays(self) -> dict[str, NDArray[Any]]:
+        """The data arrays (what a backend passes to its compiled log density as arguments)."""
+        return {
+            "count_index": self.count_index,
+            "count_value": self.count_value,
+            "elem_index": self.elem_index,
+            "elem_term": self.elem_term,
+            "term_weight": self.term_weight,
+        }
+
+
+def pack(spec: ModelSpec) -> PackedLikelihood:
+    """Flatten a spec's counts and missing-data blocks into a :class:`PackedLikelihood`."""
+    s = spec.structure
+    offsets: dict[str, int] = {}
+    n = 0
+    for v in s.variables:
+        offsets[v] = n
+        n += spec.n_configs(v) * spec.card(v)
+    if n >= np.iinfo(np.int32).max:
+        raise BackendError(f"{n} CPT entries exceed int32 indices; fit a smaller structure.")
+    count_index = np.concatenate(
+        [np.zeros(0, dtype=np.int64)] + [spec.count_index[v] + offsets[v] for v in s.variables]
+    ).astype(np.int32)
+    count_value = np.concatenate([np.zeros(0)] + [spec.count_value[v] for v in s.variables]).astype(
+        np.float64
+    )
+    by_shape: dict[tuple[int, int], list[MissingBlock]] = {}
+    for b in spec.blocks:
+        by_shape.setdefault((len(b.families), int(b.index[0].shape[1])), []).append(b)
+    idx_parts: list[NDArray[np.int64]] = []
+    weights: list[NDArray[np.float64]] = []
+    sizes: list[int] = []
+    widths: dict[int, list[int]] = {}
+    buckets: list[tuple[int, int, int, int, int, int]] = []
+    elem = term = pos = 0
+    for f_count, k in sorted(by_shape):
+        n_terms = 0
+        for b in by_shape[(f_count, k)]:
+            # (terms, K, F) global indices, flattened element-major
+            stacked = np.stack(
+                [idx + offsets[f] for f, idx in zip(b.families, b.index, strict=True)], axis=-1
+            )
+            idx_parts.append(stacked.reshape(-1))
+            weights.append(b.weight)
+            n_terms += int(b.weight.size)
+        buckets.append((f_count, k, n_terms, elem, term, pos))
+        pos += n_terms * k * f_count
+        widths.setdefault(f_count, [0, elem])[0] += n_terms * k
+        sizes.extend([k] * n_terms)
+        elem += n_terms * k
+        term += n_terms
+    if elem >= np.iinfo(np.int32).max or sum(p.size for p in idx_parts) >= np.iinfo(np.int32).max:
+        raise BackendError(
+            f"{elem} summed-out elements exceed int32 indices; observe more cells or use the "
+            "gibbs backend."
+        )
+    term_weight = np.concatenate([np.zeros(0), *weights]).astype(np.float64)
+    return PackedLikelihood(
+        n,
+        offsets,
+        count_index,
+        count_value,
+        np.concatenate([np.zeros(0, dtype=np.int64), *idx_parts]).astype(np.int32),
+        np.repeat(np.arange(term, dtype=np.int32), np.asarray(sizes, dtype=np.int64)),
+        term_weight,
+        tuple((f, c, first) for f, (c, first) in sorted(widths.items())),
+        tuple(buckets),
+    )
+
+
+def flat_params(spec: ModelSpec, thetas: Mapping[str, Any], xp: Any) -> Any:
+    """Concatenate CPTs ``(q, r)`` into the flat parameter vector of :func:`pack`.
+
+    ``xp`` is the array module: ``numpy``, ``jax.numpy`` or ``pytensor.tensor``.
+    """
+    return xp.concatenate([xp.reshape(thetas[v], (-1,)) for v in spec.structure.variables])
+
+
+def element_values(packed: PackedLikelihood, logp: Any, elem_index: Any, xp: Any) -> Any:
+    """Log value of every element: per width ``F``, an ``(n, F)`` gather summed over ``F``."""
+    parts = []
+    pos = 0
+    for f, count, _ in packed.widths:
+        ix = elem_index[pos : pos + count * f]
+        parts.append(xp.sum(xp.reshape(logp[ix], (count, f)), axis=1))
+        pos += count * f
+    return parts[0] if len(parts) == 1 else xp.concatenate(parts)
+
+
+def log_likelihood_packed(packed: PackedLikelihood, flat: NDArray[np.float64]) -> float:
+    """Numpy evaluation of a :class:`PackedLikelihood` (``flat``: the parameter vector)."""
+    with np.errstate(divide="ignore"):
+        logp = np.log(np.asarray(flat, dtype=np.float64))
+    total = float(packed.count_value @ logp[packed.count_index])
+    if packed.n_terms == 0:
+        return total
+    vals = element_values(packed, logp, packed.elem_index, np)
+    for _, k, t, start, first, _ in packed.buckets:
+        x = vals[start : start + t * k].reshape(t, k)
+        mx = x.max(axis=1, keepdims=True)
+        w = packed.term_weight[first : first + t]
+        total += float(w @ (mx[:, 0] + np.log(np.exp(x - mx).sum(axis=1))))
+    return total
 
 
 def check_latent(structure: Structure, codes: NDArray[np.integer], latent: Sequence[str]) -> None:
@@ -243,31 +418,44 @@ def check_latent(structure: Structure, codes: NDArray[np.integer], latent: Seque
         )
 
 
-def _moral_neighbours(s: Structure) -> dict[str, set[str]]:
-    nb: dict[str, set[str]] = {v: set() for v in s.variables}
-    for v in s.variables:
-        fam = (*s.parents[v], v)
-        for a in fam:
-            nb[a].update(x for x in fam if x != a)
-    return nb
+def _barren(s: Structure, missing: NDArray[np.bool_]) -> set[str]:
+    """Missing variables with no observed descendant in the row (they sum out to one)."""
+    out: set[str] = set()
+    for v in reversed(s.variables):
+        if missing[s.index[v]] and all(c in out for c in s.children[v]):
+            out.add(v)
+    return out
 
 
-def _components(missing: list[str], nb: Mapping[str, set[str]]) -> list[list[str]]:
+def _components(
+    s: Structure, missing: list[str], barren: set[str]
+) -> list[tuple[list[str], set[str]]]:
+    """Connected components of the non-barren missing variables, with their families.
+
+    Two missing variables are connected when they share a non-barren family (the family of a
+    barren variable sums to one and links nothing).
+    """
     left = set(missing)
-    out: list[list[str]] = []
+    out: list[tuple[list[str], set[str]]] = []
     for v in missing:
         if v not in left:
             continue
-        comp, stack = [], [v]
+        comp: list[str] = []
+        fams: set[str] = set()
+        stack = [v]
         left.discard(v)
         while stack:
             x = stack.pop()
             comp.append(x)
-            for y in nb[x]:
-                if y in left:
-                    left.discard(y)
-                    stack.append(y)
-        out.append(comp)
+            for f in (x, *s.children[x]):
+                if f in barren or f in fams:
+                    continue
+                fams.add(f)
+                for y in (*s.parents[f], f):
+                    if y in left:
+                        left.discard(y)
+                        stack.append(y)
+        out.append((comp, fams))
     return out
 
 
@@ -311,35 +499,25 @@ def missing_blocks(s: Structure, codes: NDArray[np.integer]) -> tuple[MissingBlo
     if incomplete.shape[0] == 0:
         return ()
     rows, row_count = np.unique(incomplete.astype(np.int64), axis=0, return_counts=True)
-    nb = _moral_neighbours(s)
     order = s.index
     # (component, families, context vars) -> {context values: count}
     groups: dict[
         tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], dict[tuple[int, ...], int]
     ]
     groups = {}
-    shape_of: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]] | None] = {}
     for row, cnt in zip(rows, row_count, strict=True):
-        miss = [s.variables[j] for j in np.flatnonzero(row < 0)]
-        for comp_list in _components(miss, nb):
+        miss_mask = row < 0
+        barren = _barren(s, miss_mask)
+        miss = [s.variables[j] for j in np.flatnonzero(miss_mask) if s.variables[j] not in barren]
+        for comp_list, fam_set in _components(s, miss, barren):
             comp = tuple(sorted(comp_list, key=order.__getitem__))
-            if comp not in shape_of:
-                cset = set(comp)
-                fams = sorted({f for c in comp for f in (c, *s.children[c])}, key=order.__getitem__)
-                if all(f in cset for f in fams):
-                    shape_of[comp] = None  # barren: sums to one
-                else:
-                    ctx = sorted(
-                        {u for f in fams for u in (*s.parents[f], f)} - cset,
-                        key=order.__getitem__,
-                    )
-                    shape_of[comp] = (tuple(fams), tuple(ctx))
-            info = shape_of[comp]
-            if info is None:
-                continue
-            key = (comp, *info)
-            ctx_vals = tuple(int(row[order[u]]) for u in info[1])
-            bucket = groups.setdefault(key, {})
+            fams = tuple(sorted(fam_set, key=order.__getitem__))
+            cset = set(comp)
+            ctx = tuple(
+                sorted({u for f in fams for u in (*s.parents[f], f)} - cset, key=order.__getitem__)
+            )
+            ctx_vals = tuple(int(row[order[u]]) for u in ctx)
+            bucket = groups.setdefault((comp, fams, ctx), {})
             bucket[ctx_vals] = bucket.get(ctx_vals, 0) + int(cnt)
     blocks: list[MissingBlock] = []
     for (comp, fam_t, ctx_t), bucket in groups.items():

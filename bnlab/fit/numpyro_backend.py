@@ -5,6 +5,10 @@ configurations) and event shape ``(r,)``; NumPyro maps it to unconstrained space
 breaking. The data enter through one ``numpyro.factor`` holding the exact log-likelihood of
 :mod:`bnlab.fit.model_spec` (complete-family counts plus the summed-out missing-cell terms,
 weighted by their row counts), so no row is a sample site and nothing is enumerated. The
+likelihood is evaluated from the spec's packed arrays
+(:class:`~bnlab.fit.model_spec.PackedLikelihood`), passed as arguments of the compiled
+sampler (``jit_model_args=True``): the XLA program holds a few gathers and one segment
+logsumexp instead of one constant index array and one op chain per missing-data block. The
 chains run vectorised in one compiled program (no host devices needed), in float64.
 """
 
@@ -20,54 +24,86 @@ from numpy.typing import NDArray
 from bnlab.errors import BackendError
 from bnlab.fit import FitInput
 from bnlab.fit.diagnostics import diagnosed_posterior
-from bnlab.fit.model_spec import ModelSpec, read_options, spec_from_inputs
+from bnlab.fit.model_spec import (
+    ModelSpec,
+    element_values,
+    flat_params,
+    read_options,
+    spec_from_inputs,
+)
 from bnlab.posterior import Posterior
 
 CHAIN_METHODS = ("vectorized", "sequential", "parallel")
 
 
-def log_likelihood_jax(spec: ModelSpec, thetas: Mapping[str, Any]) -> Any:
-    """The spec's log-likelihood in JAX (traceable, differentiable).
+def device_data(spec: ModelSpec) -> dict[str, Any]:
+    """The spec's packed data arrays as JAX arrays (int32 indices, float64 counts).
+
+    Passed to the model as an argument (``MCMC(jit_model_args=True).run(key, data)``), so they
+    are inputs of the compiled program, not constants baked into it. Call under
+    ``jax.enable_x64(True)`` to keep the counts in float64.
+    """
+    import jax.numpy as jnp
+
+    return {k: jnp.asarray(x) for k, x in spec.packed.arrays().items()}
+
+
+def log_likelihood_jax(
+    spec: ModelSpec, thetas: Mapping[str, Any], data: Mapping[str, Any] | None = None
+) -> Any:
+    """The spec's log-likelihood in JAX (traceable, differentiable), from its packed form.
+
+    One gather of all complete-family counts, one gather-and-sum of all missing-data
+    elements, and a segment logsumexp over terms (see
+    :class:`~bnlab.fit.model_spec.PackedLikelihood`).
 
     Parameters
     ----------
     spec
-        The model specification.
+        The model specification (only its static sizes are read when ``data`` is given).
     thetas
         CPT per variable shaped ``(q, r)`` (JAX arrays).
+    data
+        The packed arrays (:func:`device_data`), normally traced arguments; default: the
+        spec's own arrays (then they become constants of the traced function).
 
     Returns
     -------
     jax.Array
         A scalar.
     """
+    import jax
     import jax.numpy as jnp
-    from jax.scipy.special import logsumexp
 
-    total = jnp.zeros(())
-    flat = {v: jnp.reshape(t, (-1,)) for v, t in thetas.items()}
-    for v in spec.structure.variables:
-        if spec.count_index[v].size:
-            picked = flat[v][jnp.asarray(spec.count_index[v])]
-            total = total + jnp.dot(jnp.asarray(spec.count_value[v]), jnp.log(picked))
-    logs: dict[str, Any] = {}
-    for b in spec.blocks:
-        terms = 0.0
-        for f, idx in zip(b.families, b.index, strict=True):
-            if f not in logs:
-                logs[f] = jnp.log(flat[f])
-            terms = terms + logs[f][jnp.asarray(idx)]
-        total = total + jnp.dot(jnp.asarray(b.weight), logsumexp(terms, axis=1))
+    packed = spec.packed
+    if data is None:
+        data = packed.arrays()
+    flat = flat_params(spec, thetas, jnp)
+    logp = jnp.log(flat)
+    total = jnp.dot(data["count_value"], logp[data["count_index"]])
+    if packed.n_terms:
+        seg, n_terms = data["elem_term"], packed.n_terms
+        vals = element_values(packed, logp, data["elem_index"], jnp)
+        top = jax.ops.segment_max(vals, seg, num_segments=n_terms, indices_are_sorted=True)
+        top = jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+        mass = jax.ops.segment_sum(
+            jnp.exp(vals - top[seg]), seg, num_segments=n_terms, indices_are_sorted=True
+        )
+        total = total + jnp.dot(data["term_weight"], top + jnp.log(mass))
     return total
 
 
 def make_model(spec: ModelSpec) -> Any:
-    """NumPyro model function (no arguments) of the spec: one Dirichlet site per card group."""
+    """NumPyro model function of the spec: one Dirichlet site per card group.
+
+    The model takes the packed data (:func:`device_data`) as its one optional argument;
+    called without it, it closes over the spec's arrays.
+    """
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
 
-    def model() -> None:
+    def model(data: Mapping[str, Any] | None = None) -> None:
         thetas: dict[str, Any] = {}
         for g in spec.groups:
             rows_name, mean_name, conc_name = spec.row_names(g)
@@ -87,7 +123,7 @@ def make_model(spec: ModelSpec) -> Any:
                 conc = jnp.where(jnp.asarray(g.pool >= 0)[:, None], pooled, conc)
             rows = numpyro.sample(rows_name, dist.Dirichlet(conc))
             thetas.update(spec.split(g, rows))
-        numpyro.factor("log_likelihood", log_likelihood_jax(spec, thetas))
+        numpyro.factor("log_likelihood", log_likelihood_jax(spec, thetas, data))
 
     return model
 
@@ -158,10 +194,12 @@ def fit_numpyro(inputs: FitInput, **options: Any) -> Posterior:
             num_chains=opts.chains,
             chain_method=extra["chain_method"],
             progress_bar=False,
+            jit_model_args=True,  # the data are arguments of the compiled sampler
         )
         t0 = time.perf_counter()
         mcmc.run(
             jax.random.PRNGKey(opts.seed),
+            device_data(spec),
             extra_fields=(
                 "diverging",
                 "num_steps",

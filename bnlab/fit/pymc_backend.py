@@ -23,7 +23,12 @@ from numpy.typing import NDArray
 
 from bnlab.errors import BackendError
 from bnlab.fit import FitInput
-from bnlab.fit.model_spec import ModelSpec, read_options, spec_from_inputs
+from bnlab.fit.model_spec import (
+    ModelSpec,
+    flat_params,
+    read_options,
+    spec_from_inputs,
+)
 from bnlab.fit.numpyro_backend import finish_posterior
 from bnlab.posterior import Posterior
 
@@ -31,25 +36,29 @@ NUTS_SAMPLERS = ("numpyro", "pymc")
 _STATS = ("diverging", "tree_depth", "n_steps", "acceptance_rate", "step_size", "energy", "lp")
 
 
-def log_likelihood_pytensor(spec: ModelSpec, thetas: Mapping[str, Any]) -> Any:
-    """The spec's log-likelihood as a PyTensor scalar (``thetas``: ``(q, r)`` tensors)."""
+def log_likelihood_pytensor(
+    spec: ModelSpec, thetas: Mapping[str, Any], data: Mapping[str, Any] | None = None
+) -> Any:
+    """The spec's log-likelihood as a PyTensor scalar, from its packed form.
+
+    One gather of the complete-family counts, then per bucket of equal ``(F, K)`` one
+    ``(terms, K, F)`` gather straight from the log-parameters, summed over ``F``, and a
+    row-wise logsumexp (PyTensor has no segment max). Each bucket gathers from the small
+    parameter vector, so the gradient is a scatter-add into it, never a full-size
+    intermediate. ``thetas``: ``(q, r)`` tensors; ``data``: the packed arrays as tensors
+    (``pm.Data``), default the spec's arrays as constants.
+    """
     pt: Any = importlib.import_module("pytensor.tensor")  # untyped library
 
-    total = pt.as_tensor_variable(np.float64(0.0))
-    flat = {v: pt.reshape(t, (-1,)) for v, t in thetas.items()}
-    for v in spec.structure.variables:
-        if spec.count_index[v].size:
-            picked = flat[v][spec.count_index[v]]
-            total = total + pt.dot(spec.count_value[v], pt.log(picked))
-    logs: dict[str, Any] = {}
-    for b in spec.blocks:
-        terms: Any = None
-        for f, idx in zip(b.families, b.index, strict=True):
-            if f not in logs:
-                logs[f] = pt.log(flat[f])
-            term = logs[f][idx]
-            terms = term if terms is None else terms + term
-        total = total + pt.dot(b.weight, pt.logsumexp(terms, axis=1))
+    packed = spec.packed
+    if data is None:
+        data = packed.arrays()
+    logp = pt.log(flat_params(spec, thetas, pt))
+    total = pt.dot(data["count_value"], logp[data["count_index"]])
+    index, weight = data["elem_index"], data["term_weight"]
+    for f, k, t, _, first, pos in packed.buckets:
+        x = pt.sum(pt.reshape(logp[index[pos : pos + t * k * f]], (t, k, f)), axis=2)
+        total = total + pt.dot(weight[first : first + t], pt.logsumexp(x, axis=1))
     return total
 
 
@@ -76,7 +85,8 @@ def build_model(spec: ModelSpec) -> Any:
                 conc = pt.where((g.pool >= 0)[:, None], pooled, g.alpha)
             rows = pm.Dirichlet(rows_name, a=conc, shape=(g.n_rows, g.card))
             thetas.update(spec.split(g, rows))
-        pm.Potential("log_likelihood", log_likelihood_pytensor(spec, thetas))
+        data = {k: pm.Data(f"packed_{k}", x) for k, x in spec.packed.arrays().items()}
+        pm.Potential("log_likelihood", log_likelihood_pytensor(spec, thetas, data))
     return model
 
 
