@@ -50,6 +50,9 @@ from bnlab.posterior_io import (
 
 Kind = Literal["dirichlet", "draws"]
 
+#: Attributes the MCMC backends set that hold wall-clock seconds (kept in memory, not saved).
+WALL_CLOCK_ATTRS = ("build_s", "sampling_s")
+
 # kept for modules that imported these from here before they moved to bnlab.dirichlet
 _golden_hdi = beta_hdi
 __all__ = [
@@ -377,9 +380,10 @@ class Posterior:
             "backend": self.backend,
             "n_rows": self.n_rows,
             "n_dropped": self.n_dropped,
-            # elapsed_s stays out: a wall-clock time would make the saved file differ between
-            # two runs of the same fit (DVC outputs and registry artifacts must reproduce)
-            "attrs": self.attrs,
+            # elapsed_s and the samplers' timings stay out: a wall-clock time would make the
+            # saved file differ between two runs of the same fit (DVC outputs and registry
+            # artifacts must reproduce)
+            "attrs": {k: v for k, v in self.attrs.items() if k not in WALL_CLOCK_ATTRS},
         }
 
     def to_dataset(self) -> xr.Dataset:
