@@ -225,7 +225,9 @@ def test_tampered_model_is_refused_before_anything_runs(
     shutil.copytree(saved, model)
     tamper(model / flavor.DATA_PATH)
     built: list[object] = []
-    monkeypatch.setattr(bnlab.mlflow.BNPyfunc, "__init__", lambda *a: built.append(a))
+    import bnlab.pyfunc
+
+    monkeypatch.setattr(bnlab.pyfunc.BNPyfunc, "__init__", lambda *a: built.append(a))
     with pytest.raises(ArtifactError, match=message):
         mlflow.pyfunc.load_model(str(model))
     with pytest.raises(ArtifactError, match=message):
