@@ -14,23 +14,17 @@ from bnlab.network import BayesNet, Structure
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it; resolved on first access so `import bnlab` stays fast
-_LAZY: dict[str, str] = {
-    "read_network": "bnlab.io",
-    "write_network": "bnlab.io",
-    "load_example": "bnlab.io",
-    "list_examples": "bnlab.io",
-    "sample": "bnlab.sampling",
-    "read_parquet": "bnlab.parquet",
-    "write_parquet": "bnlab.parquet",
-    "encode": "bnlab.data",
-    "decode": "bnlab.data",
-    "family_counts": "bnlab.counts",
-    "fit": "bnlab.fit",
-    "Posterior": "bnlab.posterior",
-    "load_posterior": "bnlab.posterior",
-    "Engine": "bnlab.infer",
-    "learn_structure": "bnlab.learn",
+# defining module -> its public names, resolved on first access so `import bnlab` stays fast
+_LAZY: dict[str, tuple[str, ...]] = {
+    "bnlab.io": ("read_network", "write_network", "load_example", "list_examples"),
+    "bnlab.sampling": ("sample",),
+    "bnlab.parquet": ("read_parquet", "write_parquet"),
+    "bnlab.data": ("encode", "decode"),
+    "bnlab.counts": ("family_counts",),
+    "bnlab.fit": ("fit",),
+    "bnlab.posterior": ("Posterior", "load_posterior"),
+    "bnlab.infer": ("Engine",),
+    "bnlab.learn": ("learn_structure",),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,18 +33,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.data import encode as encode
     from bnlab.fit import fit as fit
     from bnlab.infer import Engine as Engine
-    from bnlab.io import (
-        list_examples as list_examples,
-    )
-    from bnlab.io import (
-        load_example as load_example,
-    )
-    from bnlab.io import (
-        read_network as read_network,
-    )
-    from bnlab.io import (
-        write_network as write_network,
-    )
+    from bnlab.io import list_examples as list_examples
+    from bnlab.io import load_example as load_example
+    from bnlab.io import read_network as read_network
+    from bnlab.io import write_network as write_network
     from bnlab.learn import learn_structure as learn_structure
     from bnlab.parquet import read_parquet as read_parquet
     from bnlab.parquet import write_parquet as write_parquet
@@ -58,7 +44,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.posterior import load_posterior as load_posterior
     from bnlab.sampling import sample as sample
 
+__getattr__, __dir__, _lazy_names = lazy_exports(globals(), _LAZY)
 
-__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
-
-__all__ = ["BNError", "BayesNet", "Structure", "__version__", *_LAZY]
+__all__ = ["BNError", "BayesNet", "Structure", "__version__", *_lazy_names]

@@ -1,34 +1,35 @@
 """Lazy public names for packages whose modules import heavy libraries (JAX, SciPy).
 
-A package lists ``{public name: defining module}``; :func:`lazy_exports` gives it the
+A package lists ``{defining module: its public names}``; :func:`lazy_exports` gives it the
 module-level ``__getattr__`` and ``__dir__`` (PEP 562) that import the defining module on
-first access. Each pipeline stage is a fresh process, so importing only what a stage uses
-keeps its start-up short.
+first access, and its ``__all__``. Each pipeline stage is a fresh process, so importing only
+what a stage uses keeps its start-up short.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
 def lazy_exports(
-    namespace: dict[str, Any], names: Mapping[str, str]
-) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for a package whose public names load on first use.
+    namespace: dict[str, Any], modules: Mapping[str, Sequence[str]]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``__getattr__``, ``__dir__`` and ``__all__`` of a package with lazily loaded names.
 
     Parameters
     ----------
     namespace
         The package's ``globals()``; a resolved name is cached there.
-    names
-        Public name -> the module that defines it.
+    modules
+        Defining module -> the public names it provides.
     """
     package = namespace["__name__"]
+    home = {name: module for module, names in modules.items() for name in names}
 
     def getattr_(name: str) -> Any:
-        module = names.get(name)
+        module = home.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         value = getattr(importlib.import_module(module), name)
@@ -36,6 +37,6 @@ def lazy_exports(
         return value
 
     def dir_() -> list[str]:
-        return sorted([*namespace, *names])
+        return sorted([*namespace, *home])
 
-    return getattr_, dir_
+    return getattr_, dir_, sorted(home)

@@ -13,40 +13,37 @@ from typing import TYPE_CHECKING
 
 from bnlab.lazy import lazy_exports
 
-# public name -> defining module, imported on first access (JAX and SciPy stay
+# defining module -> its public names, imported on first access (JAX and SciPy stay
 # unloaded in processes that only need part of the package)
-_LAZY: dict[str, str] = {
-    "edge_audit": "bnlab.evaluate.audit",
-    "independence_audit": "bnlab.evaluate.audit",
-    "rejected_share": "bnlab.evaluate.audit",
-    "auc": "bnlab.evaluate.calibration_metrics",
-    "brier": "bnlab.evaluate.calibration_metrics",
-    "ece": "bnlab.evaluate.calibration_metrics",
-    "log_loss": "bnlab.evaluate.calibration_metrics",
-    "mce": "bnlab.evaluate.calibration_metrics",
-    "reliability_curve": "bnlab.evaluate.calibration_metrics",
-    "CITestResult": "bnlab.evaluate.citests",
-    "benjamini_hochberg": "bnlab.evaluate.citests",
-    "ci_test": "bnlab.evaluate.citests",
-    "Queries": "bnlab.evaluate.coverage",
-    "coverage": "bnlab.evaluate.coverage",
-    "coverage_study": "bnlab.evaluate.coverage",
-    "random_queries": "bnlab.evaluate.coverage",
-    "Independence": "bnlab.evaluate.dsep",
-    "implied_independencies": "bnlab.evaluate.dsep",
-    "is_d_separated": "bnlab.evaluate.dsep",
-    "minimal_separator": "bnlab.evaluate.dsep",
-    "calibration": "bnlab.evaluate.heldout",
-    "predict_target": "bnlab.evaluate.heldout",
-    "PPCResult": "bnlab.evaluate.ppc",
-    "predictive_checks": "bnlab.evaluate.ppc",
-    "structure_quality": "bnlab.evaluate.structure_quality",
-    "DEFAULT_THRESHOLDS": "bnlab.evaluate.vetting",
-    "Check": "bnlab.evaluate.vetting",
-    "Verdict": "bnlab.evaluate.vetting",
-    "load_thresholds": "bnlab.evaluate.vetting",
-    "mcmc_diagnostics": "bnlab.evaluate.vetting",
-    "vet": "bnlab.evaluate.vetting",
+_LAZY: dict[str, tuple[str, ...]] = {
+    "bnlab.evaluate.audit": ("edge_audit", "independence_audit", "rejected_share"),
+    "bnlab.evaluate.calibration_metrics": (
+        "auc",
+        "brier",
+        "ece",
+        "log_loss",
+        "mce",
+        "reliability_curve",
+    ),
+    "bnlab.evaluate.citests": ("CITestResult", "benjamini_hochberg", "ci_test"),
+    "bnlab.evaluate.coverage": ("Queries", "coverage", "coverage_study", "random_queries"),
+    "bnlab.evaluate.dsep": (
+        "Independence",
+        "implied_independencies",
+        "is_d_separated",
+        "minimal_separator",
+    ),
+    "bnlab.evaluate.heldout": ("calibration", "predict_target"),
+    "bnlab.evaluate.ppc": ("PPCResult", "predictive_checks"),
+    "bnlab.evaluate.structure_quality": ("structure_quality",),
+    "bnlab.evaluate.vetting": (
+        "DEFAULT_THRESHOLDS",
+        "Check",
+        "Verdict",
+        "load_thresholds",
+        "mcmc_diagnostics",
+        "vet",
+    ),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,38 +79,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.evaluate.vetting import mcmc_diagnostics as mcmc_diagnostics
     from bnlab.evaluate.vetting import vet as vet
 
-__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
-
-__all__ = [
-    "DEFAULT_THRESHOLDS",
-    "CITestResult",
-    "Check",
-    "Independence",
-    "PPCResult",
-    "Queries",
-    "Verdict",
-    "auc",
-    "benjamini_hochberg",
-    "brier",
-    "calibration",
-    "ci_test",
-    "coverage",
-    "coverage_study",
-    "ece",
-    "edge_audit",
-    "implied_independencies",
-    "independence_audit",
-    "is_d_separated",
-    "load_thresholds",
-    "log_loss",
-    "mce",
-    "mcmc_diagnostics",
-    "minimal_separator",
-    "predict_target",
-    "predictive_checks",
-    "random_queries",
-    "rejected_share",
-    "reliability_curve",
-    "structure_quality",
-    "vet",
-]
+__getattr__, __dir__, __all__ = lazy_exports(globals(), _LAZY)

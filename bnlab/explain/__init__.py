@@ -14,18 +14,17 @@ from typing import TYPE_CHECKING
 
 from bnlab.lazy import lazy_exports
 
-# public name -> defining module, imported on first access (JAX and SciPy stay
+# defining module -> its public names, imported on first access (JAX and SciPy stay
 # unloaded in processes that only need part of the package)
-_LAZY: dict[str, str] = {
-    "MAX_EXACT": "bnlab.explain.contributions",
-    "evidence_contributions": "bnlab.explain.contributions",
-    "top_contributions": "bnlab.explain.contributions",
-    "Explanation": "bnlab.explain.mpe",
-    "most_probable_explanation": "bnlab.explain.mpe",
-    "SensitivityFunction": "bnlab.explain.sensitivity",
-    "covary": "bnlab.explain.sensitivity",
-    "parameter_sensitivity": "bnlab.explain.sensitivity",
-    "sensitivity_function": "bnlab.explain.sensitivity",
+_LAZY: dict[str, tuple[str, ...]] = {
+    "bnlab.explain.contributions": ("MAX_EXACT", "evidence_contributions", "top_contributions"),
+    "bnlab.explain.mpe": ("Explanation", "most_probable_explanation"),
+    "bnlab.explain.sensitivity": (
+        "SensitivityFunction",
+        "covary",
+        "parameter_sensitivity",
+        "sensitivity_function",
+    ),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,16 +38,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.explain.sensitivity import parameter_sensitivity as parameter_sensitivity
     from bnlab.explain.sensitivity import sensitivity_function as sensitivity_function
 
-__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
-
-__all__ = [
-    "MAX_EXACT",
-    "Explanation",
-    "SensitivityFunction",
-    "covary",
-    "evidence_contributions",
-    "most_probable_explanation",
-    "parameter_sensitivity",
-    "sensitivity_function",
-    "top_contributions",
-]
+__getattr__, __dir__, __all__ = lazy_exports(globals(), _LAZY)

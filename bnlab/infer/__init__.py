@@ -27,18 +27,13 @@ from typing import TYPE_CHECKING
 
 from bnlab.lazy import lazy_exports
 
-# public name -> defining module, imported on first access (JAX and SciPy stay
+# defining module -> its public names, imported on first access (JAX and SciPy stay
 # unloaded in processes that only need part of the package)
-_LAZY: dict[str, str] = {
-    "Engine": "bnlab.infer.engine",
-    "Marginals": "bnlab.infer.engine",
-    "encode_evidence": "bnlab.infer.evidence",
-    "evidence_likelihoods": "bnlab.infer.evidence",
-    "Plan": "bnlab.infer.plan",
-    "compile_plan": "bnlab.infer.plan",
-    "all_marginals": "bnlab.infer.run",
-    "log_evidence": "bnlab.infer.run",
-    "mpe": "bnlab.infer.run",
+_LAZY: dict[str, tuple[str, ...]] = {
+    "bnlab.infer.engine": ("Engine", "Marginals"),
+    "bnlab.infer.evidence": ("encode_evidence", "evidence_likelihoods"),
+    "bnlab.infer.plan": ("Plan", "compile_plan"),
+    "bnlab.infer.run": ("all_marginals", "log_evidence", "mpe"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,16 +47,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.infer.run import log_evidence as log_evidence
     from bnlab.infer.run import mpe as mpe
 
-__getattr__, __dir__ = lazy_exports(globals(), _LAZY)
-
-__all__ = [
-    "Engine",
-    "Marginals",
-    "Plan",
-    "all_marginals",
-    "compile_plan",
-    "encode_evidence",
-    "evidence_likelihoods",
-    "log_evidence",
-    "mpe",
-]
+__getattr__, __dir__, __all__ = lazy_exports(globals(), _LAZY)
