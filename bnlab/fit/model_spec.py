@@ -365,22 +365,6 @@ def element_values(packed: PackedLikelihood, logp: Any, elem_index: Any, xp: Any
     return parts[0] if len(parts) == 1 else xp.concatenate(parts)
 
 
-def log_likelihood_packed(packed: PackedLikelihood, flat: NDArray[np.float64]) -> float:
-    """Numpy evaluation of a :class:`PackedLikelihood` (``flat``: the parameter vector)."""
-    with np.errstate(divide="ignore"):
-        logp = np.log(np.asarray(flat, dtype=np.float64))
-    total = float(packed.count_value @ logp[packed.count_index])
-    if packed.n_terms == 0:
-        return total
-    vals = element_values(packed, logp, packed.elem_index, np)
-    for _, k, t, start, first, _ in packed.buckets:
-        x = vals[start : start + t * k].reshape(t, k)
-        mx = x.max(axis=1, keepdims=True)
-        w = packed.term_weight[first : first + t]
-        total += float(w @ (mx[:, 0] + np.log(np.exp(x - mx).sum(axis=1))))
-    return total
-
-
 def check_latent(structure: Structure, codes: NDArray[np.integer], latent: Sequence[str]) -> None:
     """Validate the latent variables against the structure and the data.
 
