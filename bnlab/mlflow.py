@@ -123,9 +123,19 @@ def _verdict_text(verdict: Any) -> str:
     return Verdict.from_json(text).to_json()
 
 
-def _check_settings(
+def check_settings(
     network: BayesNet, targets: Sequence[str] | None, interval: float, draws: int, seed: int
 ) -> list[str]:
+    """Validate inference settings (shared by saving and by each pyfunc request).
+
+    Returns the targets (the network's defaults when ``targets`` is empty).
+
+    Raises
+    ------
+    BNError
+        An unknown target, an interval outside (0, 1), draws outside [2, MAX_DRAWS] or a
+        negative seed.
+    """
     chosen = [str(t) for t in targets] if targets else default_targets(network)
     unknown = [t for t in chosen if t not in network.states]
     if unknown:
@@ -167,7 +177,7 @@ def write_data_dir(
             f"a bnlab model is a Posterior or a BayesNet, got {type(model).__name__}; fit one "
             "with bnlab.fit or read one with bnlab.read_network."
         )
-    chosen = _check_settings(network, targets, interval, draws, seed)
+    chosen = check_settings(network, targets, interval, draws, seed)
     root = Path(folder)
     root.mkdir(parents=True)
     files: dict[str, str] = {"network": FILES["network"]}
@@ -468,7 +478,7 @@ def load_data_dir(folder: str | os.PathLike[str]) -> BNModel:
     if not isinstance(targets, list) or not targets:
         raise ArtifactError(f"{where}: 'targets' must be a non-empty list of variable names.")
     try:
-        chosen = _check_settings(
+        chosen = check_settings(
             network,
             targets,
             _manifest_number(manifest, "interval", float, where),

@@ -60,7 +60,7 @@ from bnlab.mlflow import (
     MAX_EXPLAIN_TOP,
     PARAMS,
     BNModel,
-    _check_settings,
+    check_settings,
     explanation_columns,
 )
 
@@ -139,7 +139,7 @@ class BNPyfunc:
             else [str(t) for t in raw]
         )
         try:
-            targets = _check_settings(
+            targets = check_settings(
                 self.model.network,
                 targets,
                 float(given.get("interval", self.model.interval)),
