@@ -150,3 +150,21 @@ def test_only_the_changed_family_is_rescored(asia_df) -> None:
     # the cached local score equals a fresh computation
     fresh = FamilyScorer(codes, cards, "bic", compress=False)
     assert sc.score(3, (2,)) == pytest.approx(fresh.score(3, (2,)), rel=1e-12)
+
+
+def test_categorical_frames_take_a_fast_path_with_the_same_codes() -> None:
+    """Categorical columns: codes and states as ``infer_structure`` + ``encode`` give them."""
+    from bnlab.learn.core import _categorical_codes, infer_structure, prepare_data
+
+    net = bnlab.load_example("alarm")
+    df = bnlab.sample(net, 500, seed=2, missing=0.05)
+    base, codes = prepare_data(df, None)
+    want = infer_structure(df)
+    assert base.variables == want.variables and base.states == want.states
+    want_codes = bnlab.encode(df, want)
+    assert np.array_equal(codes, want_codes) and codes.dtype == want_codes.dtype
+    # anything else takes the general path
+    assert _categorical_codes(df.astype({df.columns[0]: str})) is None
+    assert _categorical_codes(df.set_axis(range(df.shape[1]), axis=1)) is None
+    with pytest.raises(DataError, match="no rows"):
+        prepare_data(df.iloc[:0], None)

@@ -96,10 +96,39 @@ def infer_structure(data: pd.DataFrame) -> Structure:
     return Structure(list(states), states, {})
 
 
+def _categorical_codes(data: pd.DataFrame) -> tuple[Structure, NDArray[np.integer]] | None:
+    """``prepare_data`` of a frame of Categorical columns alone: their codes, as they are.
+
+    Every column's states are its categories (:func:`infer_structure`), so the codes
+    :func:`bnlab.data.encode` gives are the category codes; ``None`` for any other frame.
+    """
+    if data.columns.has_duplicates or not len(data.columns):
+        return None
+    states: dict[str, list[str]] = {}
+    codes: list[NDArray[np.integer]] = []
+    for col in data.columns:
+        column = data[col]
+        if not isinstance(col, str) or not isinstance(column.dtype, pd.CategoricalDtype):
+            return None
+        cats = [str(c) for c in column.cat.categories]
+        if not cats:
+            return None
+        states[col] = cats
+        codes.append(column.cat.codes.to_numpy())
+    return Structure(list(states), states, {}), np.stack(codes, axis=1)
+
+
 def prepare_data(
     data: pd.DataFrame | NDArray[np.integer], structure: Structure | BayesNet | None
 ) -> tuple[Structure, NDArray[np.integer]]:
     """Return ``(empty structure, codes)`` with codes in ``structure.variables`` order."""
+    fast = (
+        _categorical_codes(data) if structure is None and isinstance(data, pd.DataFrame) else None
+    )
+    if fast is not None:
+        if fast[1].shape[0] == 0:
+            raise DataError("the data have no rows; structure learning needs data.")
+        return fast
     if structure is None:
         if not isinstance(data, pd.DataFrame):
             raise DataError("integer codes need `structure=` to give the variables and states.")

@@ -15,9 +15,12 @@ All are log-scale and larger is better (pgmpy's ``BIC``/``BDeu`` use the same si
 bnlearn's ``bic`` too). Missing values are handled complete-case per family: a row is used
 by a family when the child and all its parents are observed.
 
-:class:`FamilyScorer` is what structure search calls: it counts many candidate families in a
-single ``np.bincount`` over stacked flat indices (all single-parent additions to a child at
-once) and caches every local score it has computed by ``(child, parent set)``.
+:class:`FamilyScorer` is what structure search calls: it counts all single-parent additions
+to a child in one pass over the data and caches every local score it has computed by
+``(child, parent set)``. The passes run in the compiled kernels of
+:mod:`bnlab.learn.kernels` (bitsets and popcounts for frequent parent configurations,
+row-by-row adds for rare ones, the candidates scored straight from the counts); the numpy
+path (``engine="numpy"``, stacked flat indices in one ``np.bincount``) is their reference.
 
 Local scores sum their cells one after another in the table's row-major order
 (:func:`ordered_sum`), so cells that hold zero (padding, unobserved parent configurations)
@@ -30,6 +33,8 @@ searches take the same path and reach bit-identical scores.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +50,10 @@ _MAX_BATCH_ELEMENTS = 1 << 23
 # indices of one variable's run hit the same bin with at least this probability (measured
 # on alarm, child and insurance at 10k-100k rows: row-wise wins from ~0.24, loses at ~0.11)
 _ROWWISE_MIN_COLLISION = 0.15
+# cost of one 64-row bitset AND + popcount relative to adding one row's state into a count
+# table (measured with the kernels on alarm, child and insurance at 10k-100k rows: 0.13-0.26
+# ns vs 0.7-1.0 ns); a key value with fewer rows than this implies is counted row by row
+_BIT_COST = 0.2
 # lgamma lookup tables pay off while they are short (one per distinct prior count)
 _MAX_LGAMMA_LUT_ROWS = 50_000
 
@@ -110,6 +119,19 @@ def _lgamma_sums(
     return ordered_sum(np.concatenate(tables)[flat + starts[inv][:, None]])
 
 
+def _finish_ic(
+    ll: NDArray[np.float64], n_used: NDArray[np.number], qf: NDArray[np.float64], r: int, score: str
+) -> NDArray[np.float64]:
+    """``loglik`` / ``aic`` / ``bic`` from the log-likelihoods and rows used by each family."""
+    if score == "loglik":
+        return np.asarray(ll, dtype=np.float64)
+    n_params = qf * (r - 1)
+    if score == "aic":
+        return np.asarray(ll - n_params, dtype=np.float64)
+    pen = 0.5 * np.log(np.maximum(np.asarray(n_used, dtype=np.float64), 1.0)) * n_params
+    return np.asarray(ll - pen, dtype=np.float64)
+
+
 def score_tables(
     tables: NDArray[np.number],
     q: NDArray[np.number],
@@ -154,14 +176,7 @@ def score_tables(
             t = tables.astype(np.float64, copy=False)
             njf = nj.astype(np.float64, copy=False)
             ll = ordered_sum(xlogy(t, t)) - ordered_sum(xlogy(njf, njf))
-        if score == "loglik":
-            return np.asarray(ll, dtype=np.float64)
-        n_params = qf * (r - 1)
-        if score == "aic":
-            return np.asarray(ll - n_params, dtype=np.float64)
-        n_used = nj.sum(axis=1).astype(np.float64)
-        pen = 0.5 * np.log(np.maximum(n_used, 1.0)) * n_params
-        return np.asarray(ll - pen, dtype=np.float64)
+        return _finish_ic(ll, nj.sum(axis=1), qf, r, score)
     if score == "k2":
         a_jk = np.ones(m)
         a_j = np.full(m, float(r))
@@ -289,7 +304,11 @@ class FamilyScorer:
         Optional non-negative row weights (bootstrap replicates); counts become sums of
         weights.
     compress
-        Collapse duplicate rows into weighted distinct rows when that saves work (exact).
+        Collapse duplicate rows into weighted distinct rows when that saves work (exact;
+        weighted rows, or the numpy engine: the kernels count unweighted rows by bitsets).
+    engine
+        ``"numba"``: count with the compiled kernels of :mod:`bnlab.learn.kernels`;
+        ``"numpy"``: with ``np.bincount`` (the reference). Both give the same counts.
     """
 
     #: Families are counted when first scored; the search need not announce them.
@@ -304,6 +323,7 @@ class FamilyScorer:
         *,
         weights: NDArray[np.floating] | None = None,
         compress: bool = True,
+        engine: Literal["numba", "numpy"] = "numba",
     ) -> None:
         self.score_name = check_score(score, ess)
         self.ess = float(ess)
@@ -320,7 +340,8 @@ class FamilyScorer:
                 )
         self.integer_counts = w is None or bool(np.all(w == np.round(w)))
         self.n_total = float(n if w is None else w.sum())
-        if compress and n > 64:
+        # the compiled kernels count unweighted rows by bitsets, which need no compression
+        if compress and n > 64 and (w is not None or engine == "numpy"):
             uniq, counts = unique_rows(codes, w)
             # a weighted bincount costs ~1.1-1.25x an unweighted one per element (measured
             # on 27 x 10k-100k indices), so compressing pays below ~0.8 of the rows
@@ -331,10 +352,8 @@ class FamilyScorer:
                 codes, w = uniq[perm], counts[perm]
         self.n_rows = codes.shape[0]
         self.weights = w
-        self.codes_t = np.ascontiguousarray(codes.T, dtype=np.int64)
-        missing = self.codes_t < 0
-        self.col_missing = missing.any(axis=1)
-        self.missing = missing if self.col_missing.any() else None
+        self._codes = np.asarray(codes)
+        self.col_missing = (self._codes < 0).any(axis=0)
         self.lut: NDArray[np.float64] | None = None
         self.lgamma_lut: LgammaTables | None = None
         if self.integer_counts and self.n_total <= _MAX_LGAMMA_LUT_ROWS:
@@ -342,22 +361,92 @@ class FamilyScorer:
         if self.integer_counts:
             x = np.arange(int(round(self.n_total)) + 1, dtype=np.float64)
             self.lut = xlogy(x, x)
-        # codes of variable x shifted into its own block of maxc bins (for add_scores), laid
-        # out variable by variable and row by row (see _joint_counts for which is used when)
-        shift = np.arange(self.p, dtype=np.int64) * self.maxc
-        self._shifted_codes = self.codes_t + shift[:, None]
-        self._shifted_rows = np.ascontiguousarray(self._shifted_codes.T)
-        self._missing_rows = None if self.missing is None else np.ascontiguousarray(missing.T)
-        self._wide_weights: NDArray[np.float64] | None = None
-        self._wide_weights_rows: NDArray[np.float64] | None = None
-        if w is not None and self.p * self.n_rows <= _MAX_BATCH_ELEMENTS:
-            self._wide_weights = np.broadcast_to(w, (self.p, self.n_rows)).ravel()
-            self._wide_weights_rows = np.repeat(w, self.p)  # the weight of each (row, var)
+        if engine not in ("numba", "numpy"):
+            raise ScoreError(f"unknown counting engine {engine!r}; choose 'numba' or 'numpy'.")
+        self.engine = engine
         self._scratch = np.empty(0, dtype=np.int64)
         self._state_collision: float | None = None
         self.cache: dict[tuple[int, frozenset[int]], float] = {}
         self.n_dropped: dict[tuple[int, frozenset[int]], float] = {}
         self.n_counted = 0  # families counted from the data (for profiling and tests)
+
+    # -- numpy layouts (built on first use: the compiled kernels need none of them) -------
+    @cached_property
+    def codes_t(self) -> NDArray[np.int64]:
+        """Codes variable by variable, ``(variables, rows)`` int64."""
+        return np.ascontiguousarray(self._codes.T, dtype=np.int64)
+
+    @cached_property
+    def missing(self) -> NDArray[np.bool_] | None:
+        """``(variables, rows)`` missing mask, or ``None`` when nothing is missing."""
+        return self.codes_t < 0 if self.col_missing.any() else None
+
+    @cached_property
+    def _shifted_codes(self) -> NDArray[np.int64]:
+        # codes of variable x shifted into its own block of maxc bins (for add_scores), laid
+        # out variable by variable and row by row (see _joint_counts for which is used when)
+        shift = np.arange(self.p, dtype=np.int64) * self.maxc
+        return self.codes_t + shift[:, None]
+
+    @cached_property
+    def _shifted_rows(self) -> NDArray[np.int64]:
+        return np.ascontiguousarray(self._shifted_codes.T)
+
+    @cached_property
+    def _missing_rows(self) -> NDArray[np.bool_] | None:
+        return None if self.missing is None else np.ascontiguousarray(self.missing.T)
+
+    @cached_property
+    def _wide_weights(self) -> NDArray[np.float64] | None:
+        w = self.weights
+        if w is None or self.p * self.n_rows > _MAX_BATCH_ELEMENTS:
+            return None
+        return np.broadcast_to(w, (self.p, self.n_rows)).ravel()
+
+    @cached_property
+    def _wide_weights_rows(self) -> NDArray[np.float64] | None:
+        w = self.weights
+        if w is None or self.p * self.n_rows > _MAX_BATCH_ELEMENTS:
+            return None
+        return np.repeat(w, self.p)  # the weight of each (row, var)
+
+    # -- compiled-kernel layout -----------------------------------------------------------
+    @cached_property
+    def _small_codes(self) -> NDArray[np.unsignedinteger]:
+        """Row-major codes in the smallest unsigned type; a missing value is ``maxc``."""
+        dtype = np.uint8 if self.maxc < 255 else np.uint16 if self.maxc < 65535 else np.uint32
+        c = (
+            np.where(self._codes < 0, self.maxc, self._codes)
+            if self.col_missing.any()
+            else self._codes
+        )
+        return np.ascontiguousarray(c, dtype=dtype)
+
+    @cached_property
+    def _small_codes_t(self) -> NDArray[np.unsignedinteger]:
+        """:attr:`_small_codes` variable by variable, ``(variables, rows)``."""
+        return np.ascontiguousarray(self._small_codes.T)
+
+    @cached_property
+    def _state_bitsets(self) -> tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]:
+        """Bitset of the rows of every (variable, state), and each bitset's variable and state."""
+        from bnlab.learn import kernels
+
+        offsets = np.concatenate([[0], np.cumsum(self.cards)[:-1]]).astype(np.int64)
+        width = int(self.cards.sum())
+        var_of = np.repeat(np.arange(self.p, dtype=np.int64), self.cards)
+        state_of = np.arange(width, dtype=np.int64) - offsets[var_of]
+        bits = kernels.state_bits(self._small_codes, offsets, width, self.maxc)
+        return bits, var_of, state_of
+
+    @cached_property
+    def _kernel_weights(self) -> NDArray[np.int64] | NDArray[np.float64]:
+        """Row weights in the counts' dtype: int64 for whole numbers, else float64."""
+        if self.weights is None:
+            return np.ones(self.n_rows, dtype=np.int64)
+        if self.integer_counts:
+            return self.weights.astype(np.int64)
+        return self.weights
 
     def _tables(self, counts: NDArray[np.number]) -> NDArray[np.number]:
         """Return counts as int64 when they are whole numbers (enables the x log x lookup).
@@ -407,6 +496,14 @@ class FamilyScorer:
         """Flat index ``parent_config * r + child_state``, number of parent configs, valid."""
         r = int(self.cards[child])
         cols = list(parents)
+        q = int(np.prod(self.cards[cols])) if cols else 1
+        if self.engine == "numba" and q * r <= 4 * self.n_rows + 4096:
+            from bnlab.learn import kernels
+
+            key = kernels.family_keys(
+                self._small_codes_t, np.asarray(cols, dtype=np.int64), self.cards, child, self.maxc
+            )
+            return key, q, (key >= 0) if self.col_missing[[*cols, child]].any() else None
         q = 1
         idx: NDArray[np.int64] | None = None
         for c in cols:
@@ -461,27 +558,28 @@ class FamilyScorer:
         if not todo:
             return out
         r = int(self.cards[child])
-        pieces: list[NDArray[np.int64]] = []
-        sizes: list[int] = []
-        qs: list[int] = []
-        offset = 0
-        for i in todo:
-            key, q, valid = self._family_key(child, sets[i])
-            flat = key + offset
-            if valid is not None:
-                flat = np.where(valid, flat, -1)
-            pieces.append(flat)
-            sizes.append(q * r)
-            qs.append(int(np.prod(self.cards[list(sets[i])])) if len(sets[i]) else 1)
-            offset += q * r
-        flat_all = np.stack(pieces)
-        flat_all[flat_all < 0] = offset  # the dump bin for rows missing in a family
-        counts = self._tables(self._bincount(flat_all, offset, len(todo)))
+        qs = [int(np.prod(self.cards[list(sets[i])])) if len(sets[i]) else 1 for i in todo]
+        if self.engine == "numba" and max(qs) * r <= 4 * self.n_rows + 4096:
+            from bnlab.learn import kernels
+
+            tables = [
+                self._tables(
+                    kernels.family_table(
+                        self._small_codes_t,
+                        np.asarray(sets[i], dtype=np.int64),
+                        self.cards,
+                        child,
+                        self._kernel_weights,
+                        self.maxc,
+                    )
+                )
+                for i in todo
+            ]
+        else:
+            tables = self._count_families(child, [sets[i] for i in todo])
         self.n_counted += len(todo)
-        start = 0
-        for i, size, q_true in zip(todo, sizes, qs, strict=True):
-            tab = counts[start : start + size].reshape(1, -1, r)
-            start += size
+        for i, flat, q_true in zip(todo, tables, qs, strict=True):
+            tab = flat.reshape(1, -1, r)
             val = float(
                 score_tables(
                     tab,
@@ -497,6 +595,28 @@ class FamilyScorer:
             self.n_dropped[fk] = self._total() - float(tab.sum())
             out[i] = val
         return out
+
+    def _count_families(
+        self, child: int, sets: Sequence[Sequence[int]]
+    ) -> list[NDArray[np.number]]:
+        """Flat tables of ``child`` under each parent set, counted in one ``np.bincount``."""
+        r = int(self.cards[child])
+        pieces: list[NDArray[np.int64]] = []
+        sizes: list[int] = []
+        offset = 0
+        for ps in sets:
+            key, q, valid = self._family_key(child, ps)
+            flat = key + offset
+            if valid is not None:
+                flat = np.where(valid, flat, -1)
+            pieces.append(flat)
+            sizes.append(q * r)
+            offset += q * r
+        flat_all = np.stack(pieces)
+        flat_all[flat_all < 0] = offset  # the dump bin for rows missing in a family
+        counts = self._tables(self._bincount(flat_all, offset, len(sets)))
+        bounds = np.cumsum([0, *sizes])
+        return [counts[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def _total(self) -> float:
         return self.n_total
@@ -532,17 +652,23 @@ class FamilyScorer:
             return self._add_scores_loop(child, parents, cand)
         q_true = int(np.prod(self.cards[list(parents)])) if len(parents) else 1
         counts = self._joint_counts(key, q_obs * r, valid, 0)
-        tabs = counts.reshape(q_obs, r, self.p, self.maxc).transpose(2, 0, 3, 1)[cand]
-        tabs = tabs.reshape(len(cand), q_obs * self.maxc, r)
-        res = score_tables(
-            tabs,
-            q_true * self.cards[cand],
-            self.score_name,
-            self.ess,
-            xlogx_lut=self.lut,
-            lgamma_lut=self.lgamma_lut,
-        )
-        used = tabs.sum(axis=(1, 2)).tolist()
+        fused = self._fused_add_scores(counts, cand, q_true, r)
+        used_arr: NDArray[np.number]
+        if fused is not None:
+            res, used_arr = fused
+        else:
+            tabs = counts.reshape(q_obs, r, self.p, self.maxc).transpose(2, 0, 3, 1)[cand]
+            tabs = tabs.reshape(len(cand), q_obs * self.maxc, r)
+            res = score_tables(
+                tabs,
+                q_true * self.cards[cand],
+                self.score_name,
+                self.ess,
+                xlogx_lut=self.lut,
+                lgamma_lut=self.lgamma_lut,
+            )
+            used_arr = tabs.sum(axis=(1, 2))
+        used = used_arr.tolist()
         out = res.tolist()
         total = self._total()
         for j, x in enumerate(xs):
@@ -557,6 +683,63 @@ class FamilyScorer:
                 out[j] = got
         self.n_counted += len(cand)
         return np.array(out)
+
+    def _fused_add_scores(
+        self, counts: NDArray[np.number], cand: NDArray[np.int64], q_true: int, r: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+        """Scores and used rows of the candidate tables straight from the joint counts.
+
+        The compiled :func:`~bnlab.learn.kernels.add_table_sums` adds the same lookups in
+        the same order as :func:`score_tables` does on the gathered tables, so the scores
+        are bit-identical; ``None`` where it does not apply (numpy engine, weighted
+        counts, no lookup tables).
+        """
+        if self.engine != "numba" or counts.dtype != np.int64 or self.lut is None:
+            return None
+        name = self.score_name
+        if name in ("bdeu", "k2") and self.lgamma_lut is None:
+            return None
+        from bnlab.learn import kernels
+
+        c4 = np.asarray(counts, dtype=np.int64).reshape(-1, r, self.p, self.maxc)
+        qf = np.asarray(q_true * self.cards[cand], dtype=np.float64)
+        if name in ("loglik", "bic", "aic"):
+            cells, configs, used = kernels.add_table_sums(c4, cand, self.cards, self.lut, self.lut)
+            return _finish_ic(cells - configs, used, qf, r, name), used
+        lut = self.lgamma_lut
+        assert lut is not None
+        per_config = c4.sum(axis=1)
+        # the distinct counts present (a bincount is cheaper than np.unique on these)
+        seen_cell = np.flatnonzero(np.bincount(c4.ravel()))
+        seen_config = np.flatnonzero(np.bincount(per_config.ravel()))
+        need_cell, need_config = int(seen_cell[-1]) + 1, int(seen_config[-1]) + 1
+
+        def table(a: float, seen: NDArray[np.number], need: int) -> NDArray[np.float64]:
+            # a table built before, or the entries of the counts present (same values)
+            if lut.has(a, need):
+                return lut(a, need)
+            out = np.zeros(need)
+            out[seen] = gammaln(a + seen.astype(np.float64)) - gammaln(a)
+            return out
+
+        out = np.empty(len(cand))
+        used = np.empty(len(cand), dtype=np.int64)
+        for card in np.unique(self.cards[cand]):
+            g = np.flatnonzero(self.cards[cand] == card)
+            if name == "k2":
+                a_jk, a_j = 1.0, float(r)
+            else:
+                a_j = self.ess / float(q_true * card)
+                a_jk = a_j / r
+            cells, configs, used[g] = kernels.add_table_sums(
+                c4,
+                cand[g],
+                self.cards,
+                table(a_jk, seen_cell, need_cell),
+                table(a_j, seen_config, need_config),
+            )
+            out[g] = cells - configs
+        return out, used
 
     def _joint_counts(
         self,
@@ -574,8 +757,33 @@ class FamilyScorer:
         variable: with few keys, runs of equal bins then no longer serialise bincount's
         adds; with many, the per-variable layout keeps each run's bins in cache. Default:
         by :meth:`_interleave`. The counts are the same either way (every bin still
-        receives its rows in row order).
+        receives its rows in row order), and the same as the compiled kernel's, which counts
+        when the engine is ``"numba"`` and no layout is asked for.
         """
+        if self.engine == "numba" and rowwise is None:
+            from bnlab.learn import kernels
+
+            k = key if valid is None else np.where(valid, key, -1)
+            fc: NDArray[np.number]
+            if self.weights is None and lo == 0:
+                bits, var_of, state_of = self._state_bitsets
+                heavy_min = int(np.ceil(_BIT_COST * bits.size / max(self.p, 1)))
+                fc = kernels.hybrid_joint_counts(
+                    self._small_codes,
+                    k,
+                    n_keys,
+                    bits,
+                    var_of,
+                    state_of,
+                    self.maxc,
+                    self.maxc,
+                    heavy_min,
+                )
+            else:
+                fc = kernels.joint_counts(
+                    self._small_codes, k, self._kernel_weights, n_keys, self.maxc, lo, self.maxc
+                )
+            return self._tables(fc).reshape(n_keys, self.p - lo, self.maxc)
         if rowwise is None:
             rowwise = self._interleave(key, n_keys, valid)
         m = self.p - lo
@@ -644,6 +852,20 @@ class FamilyScorer:
         cards = self.cards
         offsets = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64)
         width = int(cards.sum())
+        if self.engine == "numba":
+            from bnlab.learn import kernels
+
+            upper: NDArray[np.number]
+            if self.weights is None:
+                upper = kernels.bit_pair_counts(self._state_bitsets[0])
+            else:
+                upper = self._tables(
+                    kernels.pair_counts(
+                        self._small_codes, self._kernel_weights, offsets, width, self.maxc
+                    )
+                )
+            both: NDArray[np.number] = upper + upper.T - np.diag(np.diagonal(upper))
+            return both
         gram: NDArray[np.number] = np.zeros(
             (width, width), dtype=np.int64 if self.integer_counts else np.float64
         )

@@ -3,9 +3,11 @@
 The search keeps, for the current graph, two ``(p, p)`` matrices of local scores: ``add[x, y]``
 is the score of ``y``'s family with ``x`` added to its parents and ``dele[x, y]`` the score with
 ``x`` removed. Every move's score change is then a difference of entries (a reversal
-``x -> y`` is ``dele[x, y] + add[y, x]`` minus two current local scores), so one iteration is
-a handful of ``(p, p)`` array operations; after a move only the changed families' columns are
-recomputed, with all candidate additions of a child counted in one batched pass
+``x -> y`` is ``dele[x, y] + add[y, x]`` minus two current local scores), so choosing a move
+is one compiled pass over the pairs (:func:`bnlab.learn.kernels.best_move`, equal to the
+numpy :meth:`_Search.deltas` and :meth:`_Search.best`); after a move only the changed
+families' columns are recomputed, with all candidate additions of a child counted in one
+batched pass
 (:meth:`FamilyScorer.add_scores`). Columns are cached by ``(child, parent set)``, so tabu
 moves back and forth and random restarts revisit families for free.
 """
@@ -204,6 +206,31 @@ class _Search:
             self._column(x)
         self.iterations += 1
 
+    def best_move(
+        self, tabu: set[tuple[int, int, int]] | None = None
+    ) -> tuple[float, int, int, int]:
+        """``best(deltas(tabu))`` in one compiled pass (:func:`bnlab.learn.kernels.best_move`)."""
+        from bnlab.learn import kernels
+
+        if self._reach is None:
+            self._reach = reachability(self.adj)
+        mask = np.zeros((3, self.p, self.p), dtype=bool)
+        for kind, x, y in tabu or ():
+            mask[kind, x, y] = True
+        gain, kind, x, y = kernels.best_move(
+            self.adj,
+            self._reach,
+            self.add,
+            self.dele,
+            self.local,
+            self.allowed,
+            self.required,
+            self.max_in,
+            mask,
+            _TIE,
+        )
+        return float(gain), int(kind), int(x), int(y)
+
     @staticmethod
     def best(
         d: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
@@ -228,7 +255,7 @@ class _Search:
     def climb(self, max_iter: int, tol: float) -> None:
         """Greedy hill climbing: take the best improving move until none improves."""
         for _ in range(max_iter):
-            gain, kind, x, y = self.best(self.deltas())
+            gain, kind, x, y = self.best_move()
             if not gain > tol:
                 return
             self.apply(kind, x, y)
@@ -240,7 +267,7 @@ class _Search:
         recent: list[tuple[int, int, int]] = []
         stall = 0
         while stall < max_stall:
-            gain, kind, x, y = self.best(self.deltas(set(recent)))
+            gain, kind, x, y = self.best_move(set(recent))
             if gain == _NEG:
                 break
             self.apply(kind, x, y)
