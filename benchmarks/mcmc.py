@@ -9,10 +9,13 @@ the complete-case conjugate fit the baseline that drops rows. pyAgrum orders a l
 parents by node id, not as the BIF lists them: its CPTs are permuted to bnlab's parent and
 state order before the KL (:func:`aligned_cpts`). The NUTS backends run in a child process
 stopped after ``--nuts-timeout`` seconds. ``--gradient-cost`` also times the compilation and
-one log-density gradient of the NUTS backends on the same data. Run:
+one log-density gradient of the NUTS backends on the same data: NumPyro's variable-elimination
+circuit (what the backend samples) beside the enumerated packed form it replaced. The NumPyro
+row also reports NUTS's leapfrog steps per draw, tree depth and step size. ``--nuts-tune`` and
+``--nuts-draws`` override ``--tune``/``--draws`` for the NUTS backends. Run:
 
     uv run python benchmarks/mcmc.py --backends gibbs,numpyro,pymc --draws 1000 --tune 300 \
-        --nuts-timeout 300 --gradient-cost --out /tmp/mcmc.json
+        --nuts-tune 200 --nuts-timeout 300 --gradient-cost --out /tmp/mcmc.json
 """
 
 from __future__ import annotations
@@ -106,6 +109,12 @@ def run_backend(backend: str, truth: bnlab.BayesNet, df: object, args: argparse.
     options: dict[str, Any] = {"chains": args.chains, "draws": args.draws, "tune": args.tune}
     if backend == "gibbs":
         options["thin"] = args.thin
+    else:
+        options["draws"] = args.nuts_draws or args.draws
+        options["tune"] = args.nuts_tune or args.tune
+    if backend == "numpyro":
+        options["init"] = args.numpyro_init
+    load_before = os.getloadavg()
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -124,6 +133,21 @@ def run_backend(backend: str, truth: bnlab.BayesNet, df: object, args: argparse.
         "divergences": d["n_divergent"],
         "mean_kl": mean_kl(truth, post.mean_cpts()),
     }
+    row["draws"], row["tune"] = options["draws"], options["tune"]
+    row["load_average_before"] = [round(x, 2) for x in load_before]
+    row["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    if backend != "gibbs" and post.sample_stats is not None:
+        ss = post.sample_stats
+        steps = np.asarray(ss["n_steps"])
+        row["leapfrog_steps_per_draw"] = {
+            "mean": round(float(steps.mean()), 1),
+            "median": float(np.median(steps)),
+            "max": int(steps.max()),
+        }
+        row["tree_depth_mean"] = round(float(np.asarray(ss["tree_depth"]).mean()), 2)
+        row["step_size"] = [round(float(x), 3) for x in np.asarray(ss["step_size"])[:, -1]]
+        row["acceptance_mean"] = round(float(np.asarray(ss["acceptance_rate"]).mean()), 3)
+        row["build_and_start_s"] = round(post.attrs["build_s"], 1)
     if backend == "gibbs":
         row["sweeps_per_chain"] = post.attrs["sweeps_per_chain"]
         row["imputed_cells"] = post.attrs["n_imputed_cells"]
@@ -131,7 +155,9 @@ def run_backend(backend: str, truth: bnlab.BayesNet, df: object, args: argparse.
     return row
 
 
-def gradient_cost(truth: bnlab.BayesNet, df: object, repeats: int = 20) -> list[dict]:
+def gradient_cost(
+    truth: bnlab.BayesNet, df: object, repeats: int = 20, pymc: bool = True
+) -> list[dict]:
     """Compile time and time per log-density gradient of the NUTS backends on the data.
 
     NumPyro: the model's potential energy with the packed data as a jit argument (as
@@ -145,10 +171,10 @@ def gradient_cost(truth: bnlab.BayesNet, df: object, repeats: int = 20) -> list[
 
     from bnlab.data import encode
     from bnlab.fit.model_spec import build_spec
-    from bnlab.fit.numpyro_backend import device_data, make_model
+    from bnlab.fit.numpyro_backend import device_data, make_model, packed_log_likelihood_jax
     from bnlab.priors import prior_alpha
 
-    def timed(fn: Any, *args: Any) -> tuple[float, float]:
+    def timed(fn: Any, *args: Any, repeats: int = repeats) -> tuple[float, float]:
         start = time.perf_counter()
         compiled = jax.jit(fn).lower(*args).compile()
         compile_s = time.perf_counter() - start
@@ -159,14 +185,21 @@ def gradient_cost(truth: bnlab.BayesNet, df: object, repeats: int = 20) -> list[
         jax.block_until_ready(out)
         return compile_s, (time.perf_counter() - start) / repeats
 
+    from bnlab.fit.elimination import describe
+
     start = time.perf_counter()
     spec = build_spec(truth.structure, encode(df, truth.structure), prior_alpha(truth, "k2"))
     packed = spec.packed
+    spec_s = time.perf_counter() - start
+    start = time.perf_counter()
+    circuit = spec.circuit
     size = {
-        "spec_s": round(time.perf_counter() - start, 2),
+        "spec_s": round(spec_s, 2),
+        "circuit_s": round(time.perf_counter() - start, 2),
         "summed_out_terms": packed.n_terms,
-        "elements": packed.n_elements,
-        "gathered_entries": int(packed.elem_index.size),
+        "enumerated_elements": packed.n_elements,
+        "enumerated_gathered_entries": int(packed.elem_index.size),
+        "circuit": describe(circuit),
     }
     rows = []
     with jax.enable_x64(True):
@@ -179,20 +212,50 @@ def gradient_cost(truth: bnlab.BayesNet, df: object, repeats: int = 20) -> list[
             return init.potential_fn(d)(z)
 
         z = init.param_info.z
-        c1, g1 = timed(jax.value_and_grad(energy), z, data)
         z4 = jax.tree.map(lambda a: jnp.stack([a] * 4), z)
+        load = os.getloadavg()
+        c1, g1 = timed(jax.value_and_grad(energy), z, data)
         c4, g4 = timed(jax.vmap(jax.value_and_grad(energy), in_axes=(0, None)), z4, data)
         rows.append(
             {
-                "method": "numpyro log density (data as jit arguments)",
+                "method": "numpyro log density, elimination circuit (data as jit arguments)",
                 **size,
                 "compile_s": round(c1, 2),
                 "grad_ms_1_chain": round(g1 * 1e3, 2),
                 "compile_s_4_chains": round(c4, 2),
                 "grad_ms_4_chains": round(g4 * 1e3, 2),
+                "load_average": [round(x, 2) for x in load],
             }
         )
         print(json.dumps(rows[-1]), flush=True)
+
+        def packed_energy(t: Any, d: Any) -> Any:  # the enumerated form, same CPTs
+            return -packed_log_likelihood_jax(spec, t, d)
+
+        pdata = {k: jnp.asarray(x) for k, x in packed.arrays().items()}
+        thetas = {
+            v: jnp.full((spec.n_configs(v), spec.card(v)), 1.0 / spec.card(v))
+            for v in spec.structure.variables
+        }
+        t4 = jax.tree.map(lambda a: jnp.stack([a] * 4), thetas)
+        load = os.getloadavg()
+        c1, g1 = timed(jax.value_and_grad(packed_energy), thetas, pdata, repeats=5)
+        c4, g4 = timed(
+            jax.vmap(jax.value_and_grad(packed_energy), in_axes=(0, None)), t4, pdata, repeats=5
+        )
+        rows.append(
+            {
+                "method": "numpyro log-likelihood, enumerated packed form (before)",
+                "compile_s": round(c1, 2),
+                "grad_ms_1_chain": round(g1 * 1e3, 2),
+                "compile_s_4_chains": round(c4, 2),
+                "grad_ms_4_chains": round(g4 * 1e3, 2),
+                "load_average": [round(x, 2) for x in load],
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+        if not pymc:
+            return rows
         from pymc.sampling.jax import get_jaxified_logp
 
         from bnlab.fit.pymc_backend import build_model
@@ -253,6 +316,9 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--thin", type=int, default=1, help="gibbs: keep every n-th sweep")
+    parser.add_argument("--nuts-draws", type=int, default=None, help="NUTS draws (--draws)")
+    parser.add_argument("--nuts-tune", type=int, default=None, help="NUTS warm-up (--tune)")
+    parser.add_argument("--numpyro-init", default="em", choices=["em", "uniform"])
     parser.add_argument("--backends", default="gibbs,numpyro,pymc")
     parser.add_argument("--em-max-time", type=float, default=600.0)
     parser.add_argument("--nuts-timeout", type=float, default=600.0)
@@ -290,7 +356,7 @@ def main() -> None:
     )
     print(json.dumps(rows[-1]), flush=True)
     if args.gradient_cost:
-        rows.extend(gradient_cost(truth, df))
+        rows.extend(gradient_cost(truth, df, pymc="pymc" in args.backends.split(",")))
     for backend in args.backends.split(","):
         if not backend:
             continue
@@ -317,6 +383,9 @@ def main() -> None:
         "chains": args.chains,
         "draws": args.draws,
         "tune": args.tune,
+        "nuts_draws": args.nuts_draws or args.draws,
+        "nuts_tune": args.nuts_tune or args.tune,
+        "numpyro_init": args.numpyro_init,
         "thin": args.thin,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "load_average_before": load_before,

@@ -27,9 +27,13 @@ own array library, through the same formula, so the two cannot drift apart:
   context ``j`` and joint state ``k`` of ``C``. No handlers.scale, no enumeration of sample
   sites: the count weights multiply exact log terms.
 - **Packed form.** :func:`pack` flattens the counts and all blocks into a handful of arrays
-  (:class:`PackedLikelihood`) that the backends pass to their compiled log density as data
+  (:class:`PackedLikelihood`) that a backend passes to its compiled log density as data
   arguments: one gather for the counts, one gather-and-sum per family count, one segment
-  logsumexp, whatever the number of blocks.
+  logsumexp, whatever the number of blocks (the PyMC backend's form).
+- **Elimination circuit.** :attr:`ModelSpec.circuit` sums the same blocks out by exact
+  variable elimination instead of enumerating their joint states
+  (:mod:`bnlab.fit.elimination`; the NumPyro backend's form): ALARM, 5,000 rows, 20%
+  missing, gathers 216 k entries per evaluation instead of 3.6 M.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +50,9 @@ from numpy.typing import NDArray
 from bnlab.counts import family_counts_array
 from bnlab.errors import BackendError, DataError
 from bnlab.network import Structure
+
+if TYPE_CHECKING:
+    from bnlab.fit.elimination import EliminationCircuit
 
 PriorKind = Literal["dirichlet", "hierarchical"]
 
@@ -210,6 +217,13 @@ class ModelSpec:
     def packed(self) -> PackedLikelihood:
         """The log-likelihood data flattened for vectorised backends (see :func:`pack`)."""
         return pack(self)
+
+    @cached_property
+    def circuit(self) -> EliminationCircuit:
+        """The summed-out terms as an elimination circuit (see :mod:`bnlab.fit.elimination`)."""
+        from bnlab.fit.elimination import build_circuit
+
+        return build_circuit(self)
 
     def row_names(self, group: CardGroup) -> tuple[str, str, str]:
         """Sample-site names of a group: stacked CPT rows, pooled means, concentrations."""

@@ -5,11 +5,10 @@ configurations) and event shape ``(r,)``; NumPyro maps it to unconstrained space
 breaking. The data enter through one ``numpyro.factor`` holding the exact log-likelihood of
 :mod:`bnlab.fit.model_spec` (complete-family counts plus the summed-out missing-cell terms,
 weighted by their row counts), so no row is a sample site and nothing is enumerated. The
-likelihood is evaluated from the spec's packed arrays
-(:class:`~bnlab.fit.model_spec.PackedLikelihood`), passed as arguments of the compiled
-sampler (``jit_model_args=True``): the XLA program holds a few gathers and one segment
-logsumexp instead of one constant index array and one op chain per missing-data block. The
-chains run vectorised in one compiled program (no host devices needed), in float64.
+missing cells are summed out by exact variable elimination, compiled into a layered circuit
+(:mod:`bnlab.fit.elimination`: a few gathers, sums and logsumexps per level) whose arrays are
+arguments of the compiled sampler (``jit_model_args=True``), not constants baked into it.
+The chains run vectorised in one compiled program (no host devices needed), in float64.
 """
 
 from __future__ import annotations
@@ -34,10 +33,11 @@ from bnlab.fit.model_spec import (
 from bnlab.posterior import Posterior
 
 CHAIN_METHODS = ("vectorized", "sequential", "parallel")
+INITS = ("em", "uniform")
 
 
 def device_data(spec: ModelSpec) -> dict[str, Any]:
-    """The spec's packed data arrays as JAX arrays (int32 indices, float64 counts).
+    """The spec's circuit arrays as JAX arrays (int32 indices, float64 counts and weights).
 
     Passed to the model as an argument (``MCMC(jit_model_args=True).run(key, data)``), so they
     are inputs of the compiled program, not constants baked into it. Call under
@@ -45,17 +45,16 @@ def device_data(spec: ModelSpec) -> dict[str, Any]:
     """
     import jax.numpy as jnp
 
-    return {k: jnp.asarray(x) for k, x in spec.packed.arrays().items()}
+    return {k: jnp.asarray(x) for k, x in spec.circuit.arrays().items()}
 
 
 def log_likelihood_jax(
     spec: ModelSpec, thetas: Mapping[str, Any], data: Mapping[str, Any] | None = None
 ) -> Any:
-    """The spec's log-likelihood in JAX (traceable, differentiable), from its packed form.
+    """The spec's log-likelihood in JAX (traceable, differentiable), by variable elimination.
 
-    One gather of all complete-family counts, one gather-and-sum of all missing-data
-    elements, and a segment logsumexp over terms (see
-    :class:`~bnlab.fit.model_spec.PackedLikelihood`).
+    One gather of all complete-family counts, then the levels of the spec's elimination
+    circuit (:func:`~bnlab.fit.elimination.circuit_loglik`).
 
     Parameters
     ----------
@@ -64,7 +63,7 @@ def log_likelihood_jax(
     thetas
         CPT per variable shaped ``(q, r)`` (JAX arrays).
     data
-        The packed arrays (:func:`device_data`), normally traced arguments; default: the
+        The circuit arrays (:func:`device_data`), normally traced arguments; default: the
         spec's own arrays (then they become constants of the traced function).
 
     Returns
@@ -75,11 +74,35 @@ def log_likelihood_jax(
     import jax
     import jax.numpy as jnp
 
+    from bnlab.fit.elimination import circuit_loglik
+
+    circuit = spec.circuit
+    logp = jnp.log(flat_params(spec, thetas, jnp))
+    return circuit_loglik(
+        circuit,
+        logp,
+        circuit.arrays() if data is None else data,
+        jnp,
+        lambda x, axis: jax.nn.logsumexp(x, axis=axis),
+    )
+
+
+def packed_log_likelihood_jax(
+    spec: ModelSpec, thetas: Mapping[str, Any], data: Mapping[str, Any] | None = None
+) -> Any:
+    """The same log-likelihood from the enumerated packed form (no elimination).
+
+    Every joint state of every summed-out component is one element (see
+    :class:`~bnlab.fit.model_spec.PackedLikelihood`); kept as a second, independent JAX
+    evaluation for tests and the benchmark's before/after cost. ``data``: the packed arrays.
+    """
+    import jax
+    import jax.numpy as jnp
+
     packed = spec.packed
     if data is None:
         data = packed.arrays()
-    flat = flat_params(spec, thetas, jnp)
-    logp = jnp.log(flat)
+    logp = jnp.log(flat_params(spec, thetas, jnp))
     total = jnp.dot(data["count_value"], logp[data["count_index"]])
     if packed.n_terms:
         seg, n_terms = data["elem_term"], packed.n_terms
@@ -96,7 +119,7 @@ def log_likelihood_jax(
 def make_model(spec: ModelSpec) -> Any:
     """NumPyro model function of the spec: one Dirichlet site per card group.
 
-    The model takes the packed data (:func:`device_data`) as its one optional argument;
+    The model takes the circuit data (:func:`device_data`) as its one optional argument;
     called without it, it closes over the spec's arrays.
     """
     import jax.numpy as jnp
@@ -154,7 +177,11 @@ def fit_numpyro(inputs: FitInput, **options: Any) -> Posterior:
         observed variables), ``target_accept`` (0.8), ``max_tree_depth`` (10), ``s_loc``
         (0.0) and ``s_scale`` (1.5) of the hierarchical concentration prior, ``warn`` (True:
         :class:`~bnlab.fit.diagnostics.ConvergenceWarning` on poor diagnostics),
-        ``chain_method`` (``"vectorized"``, ``"sequential"`` or ``"parallel"``).
+        ``chain_method`` (``"vectorized"``, ``"sequential"`` or ``"parallel"``), ``init``
+        (``"em"``: each chain starts from a draw of an EM-based approximate posterior, which
+        also gives the initial diagonal mass matrix, see :mod:`bnlab.fit.nuts_start`;
+        ``"uniform"``: NumPyro's default start and an identity mass matrix),
+        ``dense_mass`` (False: adapt a dense mass matrix instead of a diagonal one).
 
     Returns
     -------
@@ -169,23 +196,44 @@ def fit_numpyro(inputs: FitInput, **options: Any) -> Posterior:
     DataError
         Latent variables with observed cells, or undeclared entirely missing columns.
     """
-    opts, extra = read_options("numpyro", options, {"chain_method": "vectorized"})
+    opts, extra = read_options(
+        "numpyro", options, {"chain_method": "vectorized", "init": "em", "dense_mass": False}
+    )
     if extra["chain_method"] not in CHAIN_METHODS:
         raise BackendError(
             f"chain_method={extra['chain_method']!r} is not one of {list(CHAIN_METHODS)}."
         )
+    if extra["init"] not in INITS:
+        raise BackendError(f"init={extra['init']!r} is not one of {list(INITS)}.")
+    if not isinstance(extra["dense_mass"], bool):
+        raise BackendError(f"dense_mass must be True or False, got {extra['dense_mass']!r}.")
     start = time.perf_counter()
     spec = spec_from_inputs(inputs.structure, inputs.codes, inputs.alpha, inputs.prior, opts)
+    _ = spec.circuit
     build_s = time.perf_counter() - start
 
     import jax
     from numpyro.infer import MCMC, NUTS
 
     with jax.enable_x64(True):
+        data = device_data(spec)
+        t0 = time.perf_counter()
+        init_params: dict[str, Any] | None = None
+        mass: dict[str, Any] = {"dense_mass": extra["dense_mass"]}
+        if extra["init"] == "em":
+            from bnlab.fit.nuts_start import nuts_start
+
+            init_params, inv_mass = nuts_start(spec, data, opts.chains, opts.seed)
+            if not extra["dense_mass"]:  # a structured (block) diagonal mass matrix
+                mass = {"dense_mass": [], "inverse_mass_matrix": inv_mass}
+            if opts.chains == 1:
+                init_params = {k: x[0] for k, x in init_params.items()}
+        start_s = time.perf_counter() - t0
         kernel = NUTS(
             make_model(spec),
             target_accept_prob=opts.target_accept,
             max_tree_depth=opts.max_tree_depth,
+            **mass,
         )
         mcmc = MCMC(
             kernel,
@@ -199,7 +247,8 @@ def fit_numpyro(inputs: FitInput, **options: Any) -> Posterior:
         t0 = time.perf_counter()
         mcmc.run(
             jax.random.PRNGKey(opts.seed),
-            device_data(spec),
+            data,
+            init_params=init_params,
             extra_fields=(
                 "diverging",
                 "num_steps",
@@ -212,7 +261,12 @@ def fit_numpyro(inputs: FitInput, **options: Any) -> Posterior:
         samples = {k: np.asarray(x) for k, x in mcmc.get_samples(group_by_chain=True).items()}
         stats = _stats(mcmc.get_extra_fields(group_by_chain=True))
         sample_s = time.perf_counter() - t0
-    return finish_posterior(inputs, spec, samples, stats, "numpyro", opts.warn, build_s, sample_s)
+    # build_s: the spec, its circuit and the EM start (see bnlab.fit.nuts_start)
+    post = finish_posterior(
+        inputs, spec, samples, stats, "numpyro", opts.warn, build_s + start_s, sample_s
+    )
+    post.attrs["init"] = extra["init"]
+    return post
 
 
 def finish_posterior(
