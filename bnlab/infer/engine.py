@@ -29,8 +29,10 @@ from bnlab.infer.plan import Plan, shared_plan
 from bnlab.infer.run import cpt_offsets, flatten_cpts, jitted
 from bnlab.network import BayesNet, Structure
 
-#: Bytes of intermediate tensors one chunk may hold (reverse mode keeps them all).
-CHUNK_BYTES = 1 << 27
+#: Bytes of intermediate tensors one chunk may hold (reverse mode keeps them all). Sized so
+#: that a chunk's tensors stay within a last-level cache: on ANDES, 16 rows in float32 ran
+#: 1.3-1.5x faster per row than 32.
+CHUNK_BYTES = 1 << 26
 #: Largest number of evidence rows per compiled call.
 MAX_CHUNK = 4096
 
