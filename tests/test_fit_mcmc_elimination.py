@@ -102,6 +102,23 @@ def test_circuit_value_and_gradient_match_enumeration() -> None:
     assert sizes["gathered_entries"] < spec.packed.elem_index.size
 
 
+def test_circuit_equals_the_engine_on_alarm() -> None:
+    """ALARM, 20% missing and a latent variable: the circuit's log-likelihood is the sum over
+    records of the inference engine's exact ``log P(observed cells)`` (an independent plan)."""
+    import jax
+
+    alarm = bnlab.read_network(network_path("alarm"))
+    codes = bnlab.sample(alarm, 300, seed=11, missing=0.2, as_codes=True).copy()
+    codes[:, alarm.structure.index["LVFAILURE"]] = -1
+    spec = build_spec(alarm.structure, codes, prior_alpha(alarm, "k2"), latent=["LVFAILURE"])
+    cpts = _random_cpts(alarm, 4)
+    net = bnlab.BayesNet(alarm.variables, alarm.states, alarm.parents, cpts)
+    got = _numpy_loglik(build_circuit(spec), flat_params(spec, _rows(spec, cpts), np))
+    with jax.enable_x64(True):
+        per_row = bnlab.Engine(net, dtype="float64").log_prob(codes)
+    assert got == pytest.approx(float(per_row.sum()), rel=1e-10)
+
+
 def test_expected_counts_on_complete_data_are_the_counts(asia: bnlab.BayesNet) -> None:
     import jax
 
@@ -184,3 +201,31 @@ def test_both_starts_sample(asia: bnlab.BayesNet, init: str) -> None:
 def test_bad_start_options(asia: bnlab.BayesNet, options: dict[str, Any], match: str) -> None:
     with pytest.raises(BackendError, match=match):
         fit(asia, bnlab.sample(asia, 50, seed=0), backend="numpyro", **options)
+
+
+def test_numpyro_loads_whole_after_arviz_registered_it_lazily() -> None:
+    """``import arviz_base`` puts a lazy ``numpyro`` placeholder in ``sys.modules``. The NUTS
+    start, the first NumPyro user of a fit, must leave NumPyro whole: it once loaded
+    ``numpyro.distributions`` twice, and every later ``numpyro.factor`` failed with "module
+    'numpyro.distributions' has no attribute 'distribution'"."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, arviz_base, jax, bnlab\n"
+        "from bnlab.fit.model_spec import build_spec\n"
+        "from bnlab.fit.numpyro_backend import device_data\n"
+        "from bnlab.fit.nuts_start import nuts_start\n"
+        "from bnlab.priors import prior_alpha\n"
+        "print(type(sys.modules['numpyro']).__name__)\n"
+        "net = bnlab.load_example('asia')\n"
+        "codes = bnlab.sample(net, 100, seed=0, missing=0.2, as_codes=True)\n"
+        "spec = build_spec(net.structure, codes, prior_alpha(net, 'k2'))\n"
+        "with jax.enable_x64(True):\n"
+        "    nuts_start(spec, device_data(spec), chains=2, seed=0)\n"
+        "import numpyro\n"
+        "print(numpyro.distributions.distribution.Unit.__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["_LazyModule", "Unit"]  # the placeholder was there

@@ -30,6 +30,7 @@ from bnlab.fit.model_spec import (
     read_options,
     spec_from_inputs,
 )
+from bnlab.fit.numpyro_import import load_numpyro
 from bnlab.posterior import Posterior
 
 CHAIN_METHODS = ("vectorized", "sequential", "parallel")
@@ -123,7 +124,8 @@ def make_model(spec: ModelSpec) -> Any:
     called without it, it closes over the spec's arrays.
     """
     import jax.numpy as jnp
-    import numpyro
+
+    numpyro = load_numpyro()
     import numpyro.distributions as dist
 
     def model(data: Mapping[str, Any] | None = None) -> None:
@@ -213,6 +215,8 @@ def fit_numpyro(inputs: FitInput, **options: Any) -> Posterior:
     build_s = time.perf_counter() - start
 
     import jax
+
+    load_numpyro()
     from numpyro.infer import MCMC, NUTS
 
     with jax.enable_x64(True):

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnlab.fit.model_spec import ModelSpec
+from bnlab.fit.numpyro_import import load_numpyro
 
 
 def expected_counts(spec: ModelSpec, flat: NDArray[np.float64], data: Any) -> NDArray[np.float64]:
@@ -96,6 +97,8 @@ def nuts_start(
         posterior, for ``NUTS(inverse_mass_matrix=..., dense_mass=[])``.
     """
     import jax.numpy as jnp
+
+    load_numpyro()
     from numpyro.distributions import biject_to, constraints
 
     rng = np.random.default_rng(seed)

@@ -30,6 +30,7 @@ from bnlab.fit.model_spec import (
     spec_from_inputs,
 )
 from bnlab.fit.numpyro_backend import finish_posterior
+from bnlab.fit.numpyro_import import load_numpyro
 from bnlab.posterior import Posterior
 
 NUTS_SAMPLERS = ("numpyro", "pymc")
@@ -157,6 +158,8 @@ def fit_pymc(inputs: FitInput, **options: Any) -> Posterior:
         "nuts_sampler": sampler,
         "compute_convergence_checks": False,
     }
+    if sampler == "numpyro":
+        load_numpyro()  # before PyMC's JAX sampler imports NumPyro's submodules
     if sampler == "pymc":
         kwargs["cores"] = 1
         kwargs["nuts"] = {"target_accept": opts.target_accept, "max_treedepth": opts.max_tree_depth}
