@@ -14,6 +14,10 @@ variables observed (so no row is impossible). Measured in one process:
 * the plan's flops per row (forward, multiply-adds; all marginals by reverse mode ~3x)
   and the flops/s the batched call achieves.
 
+bnlab runs as a user gets it: the engine splits each batch across one JAX CPU device per
+core (``BNLAB_CPU_DEVICES=1`` measures it on one device); pyAgrum keeps its default thread
+count (printed; one per core).
+
 Run: ``uv run python benchmarks/inference.py [--networks alarm,hepar2] [--pgmpy-rows 2]``.
 """
 
@@ -53,6 +57,15 @@ def evidence_rows(net: bnlab.BayesNet, n: int, k: int, seed: int) -> list[dict[s
         cols = rng.choice(len(net.variables), size=k, replace=False)
         rows.append({net.variables[j]: str(df.iloc[r, j]) for j in cols})
     return rows
+
+
+def gum_threads() -> int:
+    """Threads pyAgrum may use (its default: one per core)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import pyagrum as gum
+
+    return int(gum.getNumberOfThreads())
 
 
 def best_of(fn: Any, repeat: int = 3) -> float:
@@ -246,7 +259,8 @@ def main() -> None:
     jax.config.update("jax_enable_x64", True)
     print(
         f"machine: {platform.processor() or platform.machine()}, nproc={os.cpu_count()}, "
-        f"jax {jax.__version__} on {jax.devices()[0].platform}, bnlab in {args.dtype}; "
+        f"jax {jax.__version__} on {len(jax.devices())} x {jax.devices()[0].platform} "
+        f"device(s), bnlab in {args.dtype}, pyAgrum threads {gum_threads()}; "
         f"load average at start: {os.getloadavg()}"
     )
     results = []

@@ -95,11 +95,12 @@ def test_gram_and_family_scores_equal_numpy(data, weighted) -> None:
 def test_unweighted_scores_are_bit_identical_to_numpy(data) -> None:
     """Integer counts are exact in any order: the same tables, the same bits."""
     codes, cards = data
-    for score in ("bic", "bdeu"):
+    for score in ("bic", "bdeu", "k2"):
         a = FamilyScorer(codes, cards, score)
         b = FamilyScorer(codes, cards, score, engine="numpy")
-        cand = np.array([0, 2, 4])
+        cand = np.array([0, 2, 4])  # three cardinalities: three BDeu prior counts at once
         assert np.array_equal(a.add_scores(1, (3,), cand), b.add_scores(1, (3,), cand))
+        assert np.array_equal(a.add_scores(2, (0, 3), [1, 4]), b.add_scores(2, (0, 3), [1, 4]))
         assert a.score(4, (0, 1, 2)) == b.score(4, (0, 1, 2))
 
 

@@ -3,7 +3,9 @@
 The engine only holds a :class:`~bnlab.infer.plan.Plan` and flat CPT arrays and calls the
 jitted kernels of :mod:`bnlab.infer.run`. Evidence rows are processed in chunks whose
 size is a power of two (padded with empty rows), so a handful of compiled shapes serve any
-batch size.
+batch size. A chunk with rows enough for several devices is split across them (every GPU,
+or one CPU device per core: :mod:`bnlab.infer.devices`); rows are independent, so the
+devices never communicate.
 
 Interventions ``do={variable: state}`` apply to every row of a call: the variable's CPT is
 replaced by a point mass on the state for every parent configuration (graph surgery by
@@ -23,18 +25,24 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bnlab.errors import BNError, EvidenceError, ImpossibleEvidenceError
+from bnlab.infer.devices import row_devices, spread_cpu_devices
 from bnlab.infer.evidence import Evidence, encode_evidence, likelihoods, soft_evidence
 from bnlab.infer.intervals import delta_query, sampled_interval
 from bnlab.infer.plan import Plan, shared_plan
 from bnlab.infer.run import cpt_offsets, flatten_cpts, jitted
 from bnlab.network import BayesNet, Structure
 
+# Before JAX starts: one CPU device per core, so row chunks run on every core.
+spread_cpu_devices()
+
 #: Bytes of intermediate tensors one chunk may hold (reverse mode keeps them all). Sized so
 #: that a chunk's tensors stay within a last-level cache: on ANDES, 16 rows in float32 ran
 #: 1.3-1.5x faster per row than 32.
 CHUNK_BYTES = 1 << 26
-#: Largest number of evidence rows per compiled call.
+#: Largest number of evidence rows per compiled call (per device).
 MAX_CHUNK = 4096
+#: Fewest rows a device is given when a batch is split across devices.
+MIN_ROWS_PER_DEVICE = 8
 
 
 class Marginals(dict[str, NDArray[np.float64]]):
@@ -228,10 +236,16 @@ class Engine:
         return int(min(_pow2_at_least(rows), cap))
 
     def _run(self, what: str, flat_liks: NDArray[Any], cpts: Any, draws: bool) -> list[Any]:
-        """Run a kernel over row chunks; results have rows on axis 0 (or 1 with draws)."""
+        """Run a kernel over row chunks; results have rows on axis 0 (or 1 with draws).
+
+        With several devices (GPUs, or one CPU device per core, see
+        :mod:`bnlab.infer.devices`) and rows enough for each, a chunk is split across them.
+        """
         rows = flat_liks.shape[0]
-        fn = jitted(self.plan, what, draws, self.jit)
-        size = self._chunk(rows, self.n_draws or 1 if draws else 1, what)
+        n_dev = len(row_devices()) if self.jit else 1
+        n_dev = max(1, min(n_dev, rows // MIN_ROWS_PER_DEVICE))
+        size = self._chunk(-(-rows // n_dev), self.n_draws or 1 if draws else 1, what) * n_dev
+        fn = jitted(self.plan, what, draws, self.jit, n_dev)
         pieces: list[list[NDArray[Any]]] = []
         for start in range(0, rows, size):
             part = flat_liks[start : start + size]

@@ -26,6 +26,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, PartitionSpec
 
 from bnlab.infer.plan import Plan
 
@@ -213,12 +214,14 @@ def split_liks(plan: Plan, flat: Any) -> list[Any]:
 
 
 @cache
-def jitted(plan: Plan, what: str, draws: bool, jit: bool = True) -> Any:
+def jitted(plan: Plan, what: str, draws: bool, jit: bool = True, devices: int = 1) -> Any:
     """The jitted flat kernel ``what`` in {"marginals", "log_evidence", "mpe"} of a plan.
 
     Signature ``f(flat_cpts, flat_liks)``; with ``draws`` the CPT vector has a leading
     draw axis and so do the results. Cached per plan (plans hash by identity). With
     ``jit=False`` the function runs op by op (no compile time; for small networks/tests).
+    With ``devices > 1`` the rows are split evenly over the first ``devices`` local
+    devices (their count must divide the batch); the CPTs are copied to each.
     """
 
     def marg(fc: Any, fl: Any) -> tuple[Array, Array]:
@@ -234,4 +237,9 @@ def jitted(plan: Plan, what: str, draws: bool, jit: bool = True) -> Any:
     fn = {"marginals": marg, "log_evidence": logz, "mpe": best}[what]
     if draws:
         fn = jax.vmap(fn, in_axes=(0, None))
+    if devices > 1 and jit:
+        mesh = Mesh(np.array(jax.local_devices()[:devices]), ("rows",))
+        replicated, by_row = PartitionSpec(), PartitionSpec("rows")  # type: ignore[no-untyped-call]
+        out = PartitionSpec(None, "rows") if draws else by_row  # type: ignore[no-untyped-call]
+        fn = jax.shard_map(fn, mesh=mesh, in_specs=(replicated, by_row), out_specs=out)
     return jax.jit(fn) if jit else fn

@@ -106,15 +106,16 @@ def _categorical_codes(data: pd.DataFrame) -> tuple[Structure, NDArray[np.intege
         return None
     states: dict[str, list[str]] = {}
     codes: list[NDArray[np.integer]] = []
-    for col in data.columns:
-        column = data[col]
-        if not isinstance(col, str) or not isinstance(column.dtype, pd.CategoricalDtype):
+    # ``items()`` and the columns' Categorical arrays: 3-4x cheaper than ``data[col].cat``
+    for col, column in data.items():
+        dtype = column.dtype
+        if not isinstance(col, str) or not isinstance(dtype, pd.CategoricalDtype):
             return None
-        cats = [str(c) for c in column.cat.categories]
+        cats = [str(c) for c in dtype.categories]
         if not cats:
             return None
         states[col] = cats
-        codes.append(column.cat.codes.to_numpy())
+        codes.append(np.asarray(column.array.codes))
     return Structure(list(states), states, {}), np.stack(codes, axis=1)
 
 
@@ -257,6 +258,7 @@ def learn_structure(
     perturb: int = ...,
     tabu_length: int = ...,
     max_stall: int | None = ...,
+    tree_start: bool | None = ...,
     ess: float = ...,
     alpha: float = ...,
     test: str = ...,
@@ -280,6 +282,7 @@ def learn_structure(
     perturb: int = ...,
     tabu_length: int = ...,
     max_stall: int | None = ...,
+    tree_start: bool | None = ...,
     ess: float = ...,
     alpha: float = ...,
     test: str = ...,
@@ -302,6 +305,7 @@ def learn_structure(
     perturb: int = 5,
     tabu_length: int = 10,
     max_stall: int | None = None,
+    tree_start: bool | None = None,
     ess: float = 1.0,
     alpha: float = 0.05,
     test: str = "g2",
@@ -324,7 +328,9 @@ def learn_structure(
         ``"bic"``, ``"aic"``, ``"bdeu"``, ``"k2"`` or ``"loglik"`` (all larger-is-better).
     method
         ``"hc"`` (greedy hill climbing over add / delete / reverse), ``"tabu"`` (hill
-        climbing then tabu search) or ``"pc"`` (PC-stable, then a DAG extension).
+        climbing from the start and from its spanning-tree completion, then tabu search
+        from the better graph; see ``tree_start``) or ``"pc"`` (PC-stable, then a DAG
+        extension).
     structure
         Gives the variables and states (its edges are ignored); inferred from ``data``
         when omitted.
@@ -340,6 +346,13 @@ def learn_structure(
         Random restarts after the first climb, each after ``perturb`` random moves.
     tabu_length, max_stall
         Tabu list length and non-improving tabu iterations allowed (``method="tabu"``).
+    tree_start
+        After the climb from the start graph, climb again from the start graph completed
+        by a maximum-weight spanning forest of the pairwise score gains (a Chow-Liu tree
+        when the start is empty; required / forbidden edges, tiers and ``max_indegree``
+        are honoured) and keep the better result. Default (``None``): on for ``"tabu"``,
+        off for ``"hc"`` (plain greedy hill climbing). The result never scores below the
+        climb from the start graph alone.
     ess
         BDeu equivalent sample size.
     alpha, test
@@ -425,6 +438,7 @@ def learn_structure(
             restarts=restarts,
             perturb=perturb,
             seed=seed,
+            tree_start=method_name == "tabu" if tree_start is None else bool(tree_start),
         )
         parent_idx = list(res.parents)
         iterations = res.iterations

@@ -689,10 +689,11 @@ class FamilyScorer:
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
         """Scores and used rows of the candidate tables straight from the joint counts.
 
-        The compiled :func:`~bnlab.learn.kernels.add_table_sums` adds the same lookups in
-        the same order as :func:`score_tables` does on the gathered tables, so the scores
-        are bit-identical; ``None`` where it does not apply (numpy engine, weighted
-        counts, no lookup tables).
+        The compiled :func:`~bnlab.learn.kernels.add_table_sums` (BDeu / K2:
+        :func:`~bnlab.learn.kernels.add_table_sums_grouped`, one lgamma table per prior
+        count) adds the same lookups in the same order as :func:`score_tables` does on the
+        gathered tables, so the scores are bit-identical; ``None`` where it does not apply
+        (numpy engine, weighted counts, no lookup tables).
         """
         if self.engine != "numba" or counts.dtype != np.int64 or self.lut is None:
             return None
@@ -706,40 +707,31 @@ class FamilyScorer:
         if name in ("loglik", "bic", "aic"):
             cells, configs, used = kernels.add_table_sums(c4, cand, self.cards, self.lut, self.lut)
             return _finish_ic(cells - configs, used, qf, r, name), used
-        lut = self.lgamma_lut
-        assert lut is not None
         per_config = c4.sum(axis=1)
         # the distinct counts present (a bincount is cheaper than np.unique on these)
         seen_cell = np.flatnonzero(np.bincount(c4.ravel()))
         seen_config = np.flatnonzero(np.bincount(per_config.ravel()))
-        need_cell, need_config = int(seen_cell[-1]) + 1, int(seen_config[-1]) + 1
-
-        def table(a: float, seen: NDArray[np.number], need: int) -> NDArray[np.float64]:
-            # a table built before, or the entries of the counts present (same values)
-            if lut.has(a, need):
-                return lut(a, need)
-            out = np.zeros(need)
-            out[seen] = gammaln(a + seen.astype(np.float64)) - gammaln(a)
-            return out
-
-        out = np.empty(len(cand))
-        used = np.empty(len(cand), dtype=np.int64)
-        for card in np.unique(self.cards[cand]):
-            g = np.flatnonzero(self.cards[cand] == card)
-            if name == "k2":
-                a_jk, a_j = 1.0, float(r)
-            else:
-                a_j = self.ess / float(q_true * card)
-                a_jk = a_j / r
-            cells, configs, used[g] = kernels.add_table_sums(
-                c4,
-                cand[g],
-                self.cards,
-                table(a_jk, seen_cell, need_cell),
-                table(a_j, seen_config, need_config),
-            )
-            out[g] = cells - configs
-        return out, used
+        # one lgamma table per prior count, i.e. per cardinality of the added parent, with
+        # the entries of the counts present (the kernel reads no other entry)
+        cards_c = self.cards[cand]
+        groups = np.unique(cards_c)
+        if name == "k2":
+            a_jk, a_j = np.ones(len(groups)), np.full(len(groups), float(r))
+        else:
+            a_j = self.ess / (q_true * groups).astype(np.float64)
+            a_jk = a_j / r
+        cell_lut = np.empty((len(groups), int(seen_cell[-1]) + 1))
+        cell_lut[:, seen_cell] = (
+            gammaln(a_jk[:, None] + seen_cell.astype(np.float64)) - gammaln(a_jk)[:, None]
+        )
+        config_lut = np.empty((len(groups), int(seen_config[-1]) + 1))
+        config_lut[:, seen_config] = (
+            gammaln(a_j[:, None] + seen_config.astype(np.float64)) - gammaln(a_j)[:, None]
+        )
+        cells, configs, used = kernels.add_table_sums_grouped(
+            c4, cand, self.cards, cell_lut, config_lut, np.searchsorted(groups, cards_c)
+        )
+        return cells - configs, used
 
     def _joint_counts(
         self,

@@ -1,5 +1,8 @@
 """Score-based search: greedy hill climbing over add / delete / reverse moves, tabu, restarts.
 
+A search may also climb a second time from a maximum-weight spanning tree of the pairwise
+score gains (:meth:`_Search.tree_start`, Chow-Liu) and keep the better of the two climbs.
+
 The search keeps, for the current graph, two ``(p, p)`` matrices of local scores: ``add[x, y]``
 is the score of ``y``'s family with ``x`` added to its parents and ``dele[x, y]`` the score with
 ``x`` removed. Every move's score change is then a difference of entries (a reversal
@@ -104,8 +107,10 @@ class _Search:
         if requests:
             self.sc.prefetch(requests)
 
-    def _column(self, y: int) -> None:
-        ps = self.parents[y]
+    def _get_column(
+        self, y: int, ps: tuple[int, ...]
+    ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+        """``(local score, add column, delete column)`` of ``y`` with parents ``ps`` (cached)."""
         key = (y, ps)
         got = self.columns.get(key)
         if got is None:
@@ -120,7 +125,10 @@ class _Search:
                 del_col[list(ps)] = self.sc.score_sets(y, subsets)
             got = (loc, add_col, del_col)
             self.columns[key] = got
-        self.local[y], self.add[:, y], self.dele[:, y] = got
+        return got
+
+    def _column(self, y: int) -> None:
+        self.local[y], self.add[:, y], self.dele[:, y] = self._get_column(y, self.parents[y])
 
     def set_graph(self, parents: list[tuple[int, ...]]) -> None:
         """Move to a graph given by parent sets, rescoring only the changed families."""
@@ -283,6 +291,89 @@ class _Search:
                 stall += 1
         self.set_graph(best_graph)
 
+    def pair_gains(self) -> NDArray[np.float64]:
+        """``G[x, y]``: score change of adding ``x -> y`` to the empty graph (``-inf`` if illegal).
+
+        Read from the cached empty-parent columns (:meth:`_get_column`); the search from an
+        empty start has them all, and a counts source counts the missing ones in one batch.
+        """
+        gains = np.full((self.p, self.p), _NEG)
+        if self.max_in < 1:
+            return gains
+        self._prefetch([(y, ()) for y in range(self.p) if (y, ()) not in self.columns])
+        for y in range(self.p):
+            loc, add_col, _ = self._get_column(y, ())
+            gains[:, y] = add_col - loc
+        return gains
+
+    def tree_start(self, start: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        """``start`` completed by a maximum-weight spanning forest (Chow-Liu) of pair gains.
+
+        The weight of a pair is the larger score gain of its legal single-edge additions to
+        the empty graph (for BIC, BDeu, AIC and log-likelihood both directions gain the same,
+        ``N`` times the empirical mutual information less the penalty). Kruskal's rule adds
+        pairs of positive weight, best first (ties: first pair in row-major order), that join
+        two components of ``start``'s skeleton; each tree is then oriented away from the
+        variable of largest total positive weight it holds, reversing an edge that is not
+        allowed that way or whose head has no parent slot left, and leaving it out when
+        neither direction fits. As the new edges join distinct components, no orientation
+        closes a cycle, so the result is a DAG holding ``start`` (and its required edges)
+        and honouring ``allowed`` and ``max_indegree``. With no constraints, an empty
+        ``start`` and a score-equivalent score (all but K2) it is the highest-scoring graph
+        in which no variable has two parents (Chow & Liu 1968).
+        """
+        p = self.p
+        gains = self.pair_gains()
+        weight = np.maximum(gains, gains.T)
+        np.fill_diagonal(weight, _NEG)
+        comp = list(range(p))
+
+        def find(a: int) -> int:
+            while comp[a] != a:
+                comp[a] = comp[comp[a]]
+                a = comp[a]
+            return a
+
+        for y, ps in enumerate(start):
+            for x in ps:
+                comp[find(x)] = find(y)
+        iu, ju = np.triu_indices(p, 1)
+        w = weight[iu, ju]
+        order = np.argsort(-w, kind="stable")
+        nbrs: list[list[int]] = [[] for _ in range(p)]
+        for k in order.tolist():
+            if not w[k] > 0:
+                break
+            a, b = int(iu[k]), int(ju[k])
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                comp[ra] = rb
+                nbrs[a].append(b)
+                nbrs[b].append(a)
+        parents = [list(ps) for ps in start]
+        indeg = [len(ps) for ps in start]
+        strength = np.where(weight > 0, weight, 0.0).sum(axis=1)
+        seen = [False] * p
+        for root in np.argsort(-strength, kind="stable").tolist():
+            if seen[root] or not nbrs[root]:
+                continue
+            seen[root] = True
+            queue = [root]
+            while queue:
+                u = queue.pop(0)
+                for v in nbrs[u]:
+                    if seen[v]:
+                        continue
+                    seen[v] = True
+                    queue.append(v)
+                    if self.allowed[u, v] and indeg[v] < self.max_in:
+                        parents[v].append(u)
+                        indeg[v] += 1
+                    elif self.allowed[v, u] and indeg[u] < self.max_in:
+                        parents[u].append(v)
+                        indeg[u] += 1
+        return [tuple(sorted(ps)) for ps in parents]
+
     def perturb(self, n_moves: int, rng: np.random.Generator) -> None:
         """Apply ``n_moves`` random legal moves (ignoring their score).
 
@@ -315,11 +406,20 @@ def greedy_search(
     seed: int = 0,
     max_iter: int = 100_000,
     tol: float = 1e-9,
+    tree_start: bool = False,
 ) -> SearchResult:
-    """Hill climbing from ``start``, then optional tabu search and random restarts.
+    """Hill climbing from ``start``, then optional tree start, tabu search and random restarts.
 
     Every phase starts from the best graph so far and only ever keeps a better one, so the
     result never scores below plain hill climbing from the same start.
+
+    With ``tree_start``, a second climb starts from ``start`` completed by a maximum-weight
+    spanning forest of the pairwise score gains (:meth:`_Search.tree_start`, a Chow-Liu
+    tree when ``start`` is empty) and the better of the two climbs goes on (the first on a
+    tie); tabu search then runs from that graph. Greedy climbs from the empty graph orient
+    their first edges by tie-breaking among score-equivalent additions, and that early
+    choice decides which local optimum they reach; the tree start fixes the strongest
+    dependencies at once and orients them from the most connected variable.
 
     Parameters
     ----------
@@ -339,6 +439,8 @@ def greedy_search(
         Tabu iterations without improvement before stopping (default ``tabu_length``).
     restarts, perturb
         Number of random restarts, and random moves applied before each.
+    tree_start
+        Also climb from the spanning-forest completion of ``start`` and keep the better.
     seed
         Seed of the restarts' random moves.
     max_iter
@@ -349,6 +451,12 @@ def greedy_search(
     st = _Search(scorer, allowed, required, max_indegree)
     st.set_graph(start)
     st.climb(max_iter, tol)
+    if tree_start:
+        first_score, first_graph = st.total(), list(st.parents)
+        st.set_graph(st.tree_start([tuple(sorted(ps)) for ps in start]))
+        st.climb(max_iter, tol)
+        if not st.total() > first_score + tol:
+            st.set_graph(first_graph)
     if tabu_length > 0:
         st.tabu(tabu_length, tabu_length if max_stall is None else max_stall, tol)
         st.climb(max_iter, tol)
