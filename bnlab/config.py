@@ -66,6 +66,7 @@ class StructureConfig:
     tabu_length: int = 10
     seed: int | None = None
     max_indegree: int | None = None
+    tree_start: bool | None = None
     required: list[Any] = field(default_factory=list)
     forbidden: list[Any] = field(default_factory=list)
     tiers: list[list[str]] = field(default_factory=list)

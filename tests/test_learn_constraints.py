@@ -178,3 +178,18 @@ def test_masks_encode_every_rule() -> None:
     assert not allowed[i["lung"], i["smoke"]] and allowed[i["smoke"], i["lung"]]
     assert not allowed[:, i["asia"]].any() and not allowed[i["xray"], :].any()
     assert not np.diag(allowed).any()
+
+
+def test_tree_start_is_a_yaml_option(tmp_path: Path, asia_df) -> None:
+    from bnlab.config import StructureConfig
+    from bnlab.stages.learn import search_options
+
+    on = load_structure_config(_write(tmp_path, "method: hc\ntree_start: true\n"))
+    assert on["tree_start"] is True
+    off = load_structure_config(CONF / "tabu_bdeu.yaml")
+    assert "tree_start" not in off  # null: the method's default applies
+    plain = learn_structure(asia_df, "bic", "hc", return_info=True)
+    climbed = learn_structure(asia_df, return_info=True, **on)
+    assert climbed.score >= plain.score
+    opts = search_options(StructureConfig(method="tabu", tree_start=False), seed=0)
+    assert opts["tree_start"] is False

@@ -45,6 +45,7 @@ OPTION_KEYS = (
     "seed",
     "max_indegree",
     "perturb",
+    "tree_start",
 )
 KNOWLEDGE_KEYS = ("required", "forbidden", "tiers", "no_parents", "no_children", "start")
 #: Keys the pipeline's Hydra group ``conf/structure`` adds (where the graph comes from);

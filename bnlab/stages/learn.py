@@ -118,6 +118,7 @@ def search_options(s: StructureConfig, seed: int) -> dict[str, Any]:
         "restarts": s.restarts,
         "perturb": s.perturb,
         "tabu_length": s.tabu_length,
+        "tree_start": s.tree_start,
         "ess": s.ess,
         "alpha": s.alpha,
         "test": s.test,
