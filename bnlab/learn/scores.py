@@ -641,11 +641,13 @@ class FamilyScorer:
         cand = np.asarray(candidates, dtype=np.int64)
         if len(cand) == 0:
             return np.empty(0)
-        base = frozenset(parents)
+        base = tuple(parents)
         cache = self.cache
         xs = cand.tolist()
-        if all((child, base | {x}) in cache for x in xs):
-            return np.array([cache[(child, base | {x})] for x in xs])
+        keys = [(child, frozenset((*base, x))) for x in xs]
+        known = [cache.get(k) for k in keys]
+        if None not in known:
+            return np.array(known)
         r = int(self.cards[child])
         key, q_obs, valid = self._family_key(child, parents)
         if q_obs * r * self.p * self.maxc > _MAX_BATCH_ELEMENTS:
@@ -671,14 +673,14 @@ class FamilyScorer:
         used = used_arr.tolist()
         out = res.tolist()
         total = self._total()
-        for j, x in enumerate(xs):
+        dropped = self.n_dropped
+        for j, fk in enumerate(keys):
             # a family scored before keeps its first value (scores are bit-stable per
             # table axis order, and another order may differ in the last bit)
-            fk = (child, base | {x})
-            got = cache.get(fk)
+            got = known[j]
             if got is None:
                 cache[fk] = out[j]
-                self.n_dropped[fk] = total - float(used[j])
+                dropped[fk] = total - float(used[j])
             else:
                 out[j] = got
         self.n_counted += len(cand)
