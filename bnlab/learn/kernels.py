@@ -259,57 +259,19 @@ def add_table_sums(
     card_of: NDArray[np.int64],
     cell_lut: NDArray[np.float64],
     config_lut: NDArray[np.float64],
+    group: NDArray[np.int64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:  # pragma: no cover
     """Per candidate ``x``: sums of lookups over the table of ``child | parents + {x}``.
 
     ``counts`` has shape ``(configs, r, p, maxc)`` (:func:`joint_counts`); the table of
-    candidate ``x`` is ``T[j, s, k] = counts[j, k, x, s]``. Returns ``sum cell_lut[T]`` over
-    cells and ``sum config_lut[T.sum(k)]`` over parent configurations, each added one cell
-    after another in the table's row-major order (as
+    candidate ``x`` is ``T[j, s, k] = counts[j, k, x, s]``. Candidate ``i`` looks its cells
+    up in row ``group[i]`` of ``cell_lut`` and its parent configurations in row ``group[i]``
+    of ``config_lut`` (BDeu / K2: one lgamma table per prior count, i.e. per cardinality of
+    the added parent; one row for every candidate otherwise). Returns ``sum cell_lut[T]``
+    over cells and ``sum config_lut[T.sum(k)]`` over parent configurations, each added one
+    cell after another in the table's row-major order (as
     :func:`bnlab.learn.scores.ordered_sum`; padding cells add ``lut[0] = 0`` and are
-    skipped), and the rows the table holds.
-    """
-    q, r = counts.shape[0], counts.shape[1]
-    m = cand.shape[0]
-    cells = np.zeros(m)
-    configs = np.zeros(m)
-    used = np.zeros(m, np.int64)
-    for i in range(m):
-        x = cand[i]
-        acc_cells = 0.0
-        acc_configs = 0.0
-        total = 0
-        for j in range(q):
-            for s in range(card_of[x]):
-                nj = 0
-                for k in range(r):
-                    c = counts[j, k, x, s]
-                    acc_cells += cell_lut[c]
-                    nj += c
-                acc_configs += config_lut[nj]
-                total += nj
-        cells[i] = acc_cells
-        configs[i] = acc_configs
-        used[i] = total
-    return cells, configs, used
-
-
-@_jit
-def add_table_sums_grouped(
-    counts: NDArray[np.number],
-    cand: NDArray[np.int64],
-    card_of: NDArray[np.int64],
-    cell_lut: NDArray[np.float64],
-    config_lut: NDArray[np.float64],
-    group: NDArray[np.int64],
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:  # pragma: no cover
-    """:func:`add_table_sums` with lookup tables per group of candidates, in one call.
-
-    Candidate ``i`` looks its cells up in row ``group[i]`` of ``cell_lut`` and its parent
-    configurations in row ``group[i]`` of ``config_lut`` (BDeu / K2: one lgamma table per
-    prior count, i.e. per cardinality of the added parent). Only the entries of counts
-    present are read. The lookups are added in the order of :func:`add_table_sums`, so the
-    sums are the same bits.
+    skipped), and the rows the table holds. Only the entries of counts present are read.
     """
     q, r = counts.shape[0], counts.shape[1]
     m = cand.shape[0]

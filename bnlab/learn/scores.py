@@ -691,11 +691,10 @@ class FamilyScorer:
     ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
         """Scores and used rows of the candidate tables straight from the joint counts.
 
-        The compiled :func:`~bnlab.learn.kernels.add_table_sums` (BDeu / K2:
-        :func:`~bnlab.learn.kernels.add_table_sums_grouped`, one lgamma table per prior
-        count) adds the same lookups in the same order as :func:`score_tables` does on the
-        gathered tables, so the scores are bit-identical; ``None`` where it does not apply
-        (numpy engine, weighted counts, no lookup tables).
+        The compiled :func:`~bnlab.learn.kernels.add_table_sums` (BDeu / K2: one lgamma
+        table per prior count) adds the same lookups in the same order as
+        :func:`score_tables` does on the gathered tables, so the scores are bit-identical;
+        ``None`` where it does not apply (numpy engine, weighted counts, no lookup tables).
         """
         if self.engine != "numba" or counts.dtype != np.int64 or self.lut is None:
             return None
@@ -707,7 +706,9 @@ class FamilyScorer:
         c4 = np.asarray(counts, dtype=np.int64).reshape(-1, r, self.p, self.maxc)
         qf = np.asarray(q_true * self.cards[cand], dtype=np.float64)
         if name in ("loglik", "bic", "aic"):
-            cells, configs, used = kernels.add_table_sums(c4, cand, self.cards, self.lut, self.lut)
+            one = self.lut[None]
+            group = np.zeros(len(cand), dtype=np.int64)
+            cells, configs, used = kernels.add_table_sums(c4, cand, self.cards, one, one, group)
             return _finish_ic(cells - configs, used, qf, r, name), used
         per_config = c4.sum(axis=1)
         # the distinct counts present (a bincount is cheaper than np.unique on these)
@@ -730,7 +731,7 @@ class FamilyScorer:
         config_lut[:, seen_config] = (
             gammaln(a_j[:, None] + seen_config.astype(np.float64)) - gammaln(a_j)[:, None]
         )
-        cells, configs, used = kernels.add_table_sums_grouped(
+        cells, configs, used = kernels.add_table_sums(
             c4, cand, self.cards, cell_lut, config_lut, np.searchsorted(groups, cards_c)
         )
         return cells - configs, used
