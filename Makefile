@@ -5,7 +5,7 @@ UV = $(shell scripts/ensure-uv.sh)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: env run quickstart test-heavy test test-fast lint slow browser
+.PHONY: env run quickstart test test-fast lint slow browser lock-check
 
 # --compile-bytecode: installed packages ship their .pyc, so every process (each DVC stage,
 # each CLI call in the tests) imports numpy/jax/mlflow without recompiling them, also where
@@ -24,7 +24,7 @@ run: env
 
 # a first look without the pipeline: sample ALARM, fit, print CPT entries with intervals
 quickstart: env
-	$(UV) run --frozen python -m bnlab.quickstart
+	$(UV) run --frozen python -m bnlab.cli.quickstart
 
 lint: env
 	$(UV) run --frozen ruff check .
@@ -37,14 +37,13 @@ browser:
 	  || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 	  || (sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null)
 
+# both cores: pytest-xdist spreads the tests over 2 workers, which share the persistent XLA
+# compilation cache that tests/conftest.py points JAX at
 test-fast: env browser
-	$(UV) run --frozen pytest -m "not slow and not heavy" -q
+	$(UV) run --frozen pytest -m "not slow" -q -n 2
 
+# the slow step fails when it collects no test (pytest's exit code 5), like any other step
 slow: env
-	$(UV) run --frozen pytest -m "slow and not heavy" -q || [ $$? -eq 5 ]
-
-# long MCMC agreement/recovery checks on alarm and child (not run by CI: see README)
-test-heavy: env
-	$(UV) run --frozen pytest -m heavy -q
+	$(UV) run --frozen pytest -m slow -q -n 2
 
 test: lint test-fast slow

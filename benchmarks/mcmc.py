@@ -36,7 +36,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import numpy as np
 
 import bnlab
-from bnlab.fit import fit
+from bnlab.fitting import fit
 
 
 def mean_kl(truth: bnlab.BayesNet, cpts: dict[str, np.ndarray]) -> float:
@@ -169,9 +169,9 @@ def gradient_cost(
     import jax.numpy as jnp
     from numpyro.infer.util import initialize_model
 
+    from bnlab.backends.model_spec import build_spec
+    from bnlab.backends.numpyro_backend import device_data, make_model, packed_log_likelihood_jax
     from bnlab.data import encode
-    from bnlab.fit.model_spec import build_spec
-    from bnlab.fit.numpyro_backend import device_data, make_model, packed_log_likelihood_jax
     from bnlab.priors import prior_alpha
 
     def timed(fn: Any, *args: Any, repeats: int = repeats) -> tuple[float, float]:
@@ -185,7 +185,7 @@ def gradient_cost(
         jax.block_until_ready(out)
         return compile_s, (time.perf_counter() - start) / repeats
 
-    from bnlab.fit.elimination import describe
+    from bnlab.backends.elimination import describe
 
     start = time.perf_counter()
     spec = build_spec(truth.structure, encode(df, truth.structure), prior_alpha(truth, "k2"))
@@ -250,7 +250,7 @@ def gradient_cost(
             return rows
         from pymc.sampling.jax import get_jaxified_logp
 
-        from bnlab.fit.pymc_backend import build_model
+        from bnlab.backends.pymc_backend import build_model
 
         start = time.perf_counter()
         model = build_model(spec)

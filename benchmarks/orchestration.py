@@ -3,7 +3,7 @@
 Times, each in a fresh process so that imports count the same way for all:
 
 - ``direct``: the same steps called as library functions in one process
-  (:func:`bnlab.experiment.execute` on the composed ``params.yaml``: prepare, learn, fit,
+  (:func:`bnlab.ops.experiment.execute` on the composed ``params.yaml``: prepare, learn, fit,
   evaluate with its tables and explanations, the full HTML report), no Hydra, no MLflow,
   no DVC, no export;
 - ``experiment``: ``bnlab-experiment export=none`` (Hydra + validation + MLflow tracking into
@@ -35,8 +35,8 @@ DIRECT = """
 import sys
 from dataclasses import replace
 from pathlib import Path
-from bnlab.config import load_params
-from bnlab.experiment import execute
+from bnlab.ops.config import load_params
+from bnlab.ops.experiment import execute
 from bnlab.stages.common import use_compile_cache
 use_compile_cache()  # the persistent JAX cache every entry point uses
 root, out = Path(sys.argv[1]), Path(sys.argv[2])
@@ -94,7 +94,7 @@ def main() -> None:
             rows.setdefault("direct (library)", []).append(
                 timed([py, "-c", DIRECT, str(ROOT), str(tmp / "direct")], tmp, env)
             )
-            experiment = [py, "-m", "bnlab.experiment", "export=none"]
+            experiment = [py, "-m", "bnlab.ops.experiment", "export=none"]
             rows.setdefault("bnlab-experiment", []).append(
                 timed([*experiment, f"hydra.run.dir={tmp / 'run'}"], tmp, env)
             )

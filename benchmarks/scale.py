@@ -4,8 +4,8 @@ Writes ALARM data (default 10,000,000 rows) as 20 Parquet files, then times, eac
 fresh subprocess so that peak resident memory (ru_maxrss) is its own:
 
 - in-memory: read every file into one DataFrame, encode, count;
-- chunked: :func:`bnlab.partitioned.chunked_family_counts` (streamed record batches);
-- dask: :func:`bnlab.partitioned.dask_family_counts` on a 2-worker LocalCluster (the peak
+- chunked: :class:`bnlab.counts.sources.ParquetCounts` (streamed record batches);
+- dask: :class:`bnlab.counts.dask.DaskCounts` on a 2-worker LocalCluster (the peak
   of the client process and of the workers are reported separately);
 - pgmpy: ``DiscreteMLE`` fit of all CPTs from the in-memory DataFrame
   (on a subsample when the full data would take too long; the row count is printed).
@@ -41,8 +41,9 @@ def run_method(method: str, folder: str, pgmpy_rows: int) -> dict[str, float]:
     import pandas as pd
 
     from bnlab.counts import family_counts
+    from bnlab.counts.dask import DaskCounts
+    from bnlab.counts.sources import ParquetCounts, family_tables
     from bnlab.data import encode
-    from bnlab.partitioned import chunked_family_counts, dask_family_counts
 
     net = bnlab.load_example("alarm")
     t0 = time.perf_counter()
@@ -51,7 +52,8 @@ def run_method(method: str, folder: str, pgmpy_rows: int) -> dict[str, float]:
         df = pd.concat([pd.read_parquet(f) for f in sorted(Path(folder).glob("*.parquet"))])
         counts = {v: fc.counts for v, fc in family_counts(encode(df, net), net).items()}
     elif method == "chunked":
-        counts = chunked_family_counts(folder, net, batch_rows=500_000)
+        with ParquetCounts(folder, net, batch_rows=500_000) as source:
+            counts = family_tables(source, net.parents)
     elif method == "dask":
         from distributed import Client, LocalCluster
 
@@ -62,7 +64,8 @@ def run_method(method: str, folder: str, pgmpy_rows: int) -> dict[str, float]:
             Client(cluster) as client,
         ):
             t0 = time.perf_counter()
-            counts = dask_family_counts(folder, net, client=client, batch_rows=500_000)
+            with DaskCounts(folder, net, client=client, batch_rows=500_000) as source:
+                counts = family_tables(source, net.parents)
             rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
             out["worker_peak_mb"] = max(rss.values()) / 1024
     elif method == "pgmpy":

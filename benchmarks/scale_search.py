@@ -4,8 +4,8 @@ Writes ALARM data (default 1,000,000 rows) as 10 Parquet files, then runs hill c
 (BIC) and the independence audit of the true graph
 
 - in memory (the rows read into one DataFrame);
-- chunked (:class:`bnlab.learn.sources.ParquetCounts`, record batches of 250,000 rows);
-- on a 2-worker Dask LocalCluster (:class:`bnlab.learn.sources.DaskCounts`, one task per
+- chunked (:class:`bnlab.counts.sources.ParquetCounts`, record batches of 250,000 rows);
+- on a 2-worker Dask LocalCluster (:class:`bnlab.counts.sources.DaskCounts`, one task per
   file per batch of families),
 
 checks that the graphs, scores and audit tables are identical, and prints wall times and
@@ -26,9 +26,10 @@ from pathlib import Path
 import pandas as pd
 
 import bnlab
+from bnlab.counts.dask import DaskCounts
+from bnlab.counts.sources import ParquetCounts
 from bnlab.evaluate.audit import independence_audit
 from bnlab.learn import learn_structure
-from bnlab.learn.sources import DaskCounts, ParquetCounts
 
 
 def main() -> None:

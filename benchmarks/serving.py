@@ -163,7 +163,7 @@ def main() -> None:
     import mlflow.pyfunc
 
     from bnlab.evaluate import vet
-    from bnlab.registry import promote, register, using_store
+    from bnlab.ops.registry import promote, register, using_store
 
     net = bnlab.load_example("alarm")
     posterior = bnlab.fit(net.structure, bnlab.sample(net, n=args.rows, seed=0), ess=args.ess)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bnlab import compat
 from bnlab.errors import BNError
 from bnlab.lazy import lazy_exports
 from bnlab.network import BayesNet, Structure
@@ -18,10 +19,10 @@ __version__ = "0.1.0"
 _LAZY: dict[str, tuple[str, ...]] = {
     "bnlab.io": ("read_network", "write_network", "load_example", "list_examples"),
     "bnlab.sampling": ("sample",),
-    "bnlab.parquet": ("read_parquet", "write_parquet"),
+    "bnlab.io.parquet": ("read_parquet", "write_parquet"),
     "bnlab.data": ("encode", "decode"),
     "bnlab.counts": ("family_counts",),
-    "bnlab.fit": ("fit",),
+    "bnlab.fitting": ("fit",),
     "bnlab.posterior": ("Posterior", "load_posterior"),
     "bnlab.infer": ("Engine",),
     "bnlab.learn": ("learn_structure",),
@@ -31,19 +32,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.counts import family_counts as family_counts
     from bnlab.data import decode as decode
     from bnlab.data import encode as encode
-    from bnlab.fit import fit as fit
+    from bnlab.fitting import fit as fit
     from bnlab.infer import Engine as Engine
     from bnlab.io import list_examples as list_examples
     from bnlab.io import load_example as load_example
     from bnlab.io import read_network as read_network
     from bnlab.io import write_network as write_network
+    from bnlab.io.parquet import read_parquet as read_parquet
+    from bnlab.io.parquet import write_parquet as write_parquet
     from bnlab.learn import learn_structure as learn_structure
-    from bnlab.parquet import read_parquet as read_parquet
-    from bnlab.parquet import write_parquet as write_parquet
     from bnlab.posterior import Posterior as Posterior
     from bnlab.posterior import load_posterior as load_posterior
     from bnlab.sampling import sample as sample
 
 __getattr__, __dir__, _lazy_names = lazy_exports(globals(), _LAZY)
+compat.install()
 
 __all__ = ["BNError", "BayesNet", "Structure", "__version__", *_lazy_names]

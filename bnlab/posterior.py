@@ -35,18 +35,19 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from bnlab.dirichlet import beta_hdi, dirichlet_draws, hdi_from_samples
-from bnlab.errors import CPTError
-from bnlab.network import CPT_SUM_ATOL, BayesNet, Structure, as_structure
-from bnlab.posterior_io import (
+from bnlab.errors import BNError, CPTError
+from bnlab.io.posterior_file import (
     FORMAT,
     FORMAT_VERSION,
     cpt_dims,
-    load_posterior,
+    read_posterior_record,
+    refuse,
     state_coords,
     state_dim,
     structure_to_json,
     write_tree,
 )
+from bnlab.network import CPT_SUM_ATOL, BayesNet, Structure, as_structure
 
 Kind = Literal["dirichlet", "draws"]
 
@@ -463,3 +464,33 @@ class Posterior:
             f"Posterior({self.kind}, {len(self.variables)} variables, backend={self.backend!r}, "
             f"prior={self.prior!r}, ess={self.ess}, n_rows={self.n_rows})"
         )
+
+
+def load_posterior(path: str | os.PathLike[str]) -> Posterior:
+    """Read a posterior written by :meth:`Posterior.save`, validating everything.
+
+    Raises
+    ------
+    ArtifactError
+        If the file is missing, not NetCDF, of another format or version, or holds a
+        structure, shapes, labels or values (NaN, non-positive alpha, rows not summing to
+        one) that do not make a valid posterior.
+    """
+    record = read_posterior_record(path)
+    meta = record.metadata
+    try:
+        return Posterior(
+            record.structure,
+            alpha=record.arrays if record.kind == "dirichlet" else None,
+            draws=record.arrays if record.kind == "draws" else None,
+            prior=meta.get("prior", "custom"),
+            ess=meta.get("ess"),
+            backend=meta.get("backend", "unknown"),
+            n_rows=meta.get("n_rows", 0),
+            n_dropped=meta.get("n_dropped"),
+            sample_stats=record.sample_stats,
+            elapsed_s=meta.get("elapsed_s"),
+            attrs=meta.get("attrs"),
+        )
+    except (BNError, TypeError, ValueError) as exc:
+        raise refuse(Path(path), str(exc)) from None

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bnlab.config import ExperimentConfig, find_cycle, validate
 from bnlab.errors import ConfigError
-from bnlab.experiment import check_jobs, compose, job_overrides
+from bnlab.ops.config import ExperimentConfig, find_cycle, validate
+from bnlab.ops.experiment import check_jobs, compose, job_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -89,7 +89,7 @@ def test_file_datasets_validate_with_a_file_and_schema(option: str, tmp_path: Pa
 
 
 def test_committed_params_yaml_equals_what_conf_composes_to(tmp_path: Path) -> None:
-    from bnlab.cli import compose_params
+    from bnlab.cli.main import compose_params
 
     fresh = compose_params(tmp_path / "params.yaml", config_dir=CONF)
     assert (ROOT / "params.yaml").read_text() == fresh.read_text(), (
@@ -149,7 +149,7 @@ def test_find_cycle_against_brute_force() -> None:
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BNLAB_CONFIG_DIR": str(cwd / "conf"), "HYDRA_FULL_ERROR": "0"}
     return subprocess.run(
-        [sys.executable, "-m", "bnlab.experiment", *args],
+        [sys.executable, "-m", "bnlab.ops.experiment", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -187,7 +187,7 @@ def test_bnlab_experiment_exits_2_before_writing_anything(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bnlab.experiment import main
+    from bnlab.ops.experiment import main
 
     _project(tmp_path)
     monkeypatch.chdir(tmp_path)

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bnlab import serve
-from bnlab.cli import build_parser
+from bnlab.cli import serve as serve_cli
+from bnlab.cli.main import build_parser
+from bnlab.ops import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -49,7 +50,7 @@ def parse_serve(argv: list[str]) -> Any:
     """Parse ``bnlab serve ...`` with the real parser; the program must be ``bnlab``."""
     assert argv[0] == "bnlab", argv
     args = build_parser().parse_args(argv[1:])
-    assert args.command == "serve" and args.func is serve.run
+    assert args.command == "serve" and args.func is serve_cli.run
     return args
 
 

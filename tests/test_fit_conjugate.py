@@ -10,7 +10,7 @@ import pytest
 
 import bnlab
 from bnlab.errors import BackendError, DataError, PriorError
-from bnlab.fit import BACKENDS, FitInput, fit, register_backend
+from bnlab.fitting import BACKENDS, FitInput, fit, register_backend
 from bnlab.network import BayesNet, Structure
 from bnlab.posterior import Posterior
 
@@ -180,6 +180,6 @@ def test_bnlab_fit_stays_callable_after_its_submodules_are_imported() -> None:
     # function; the package is callable so that bnlab.fit(...) works in any import order
     import importlib
 
-    importlib.import_module("bnlab.fit.conjugate")
+    importlib.import_module("bnlab.backends.conjugate")
     post = bnlab.fit(_small(), _small_data(), ess=6.0)
     np.testing.assert_allclose(post.alpha["a"], [6.0, 5.0])

@@ -18,16 +18,16 @@ import pytest
 from scipy import stats
 
 import bnlab
+from bnlab.backends.diagnostics import diagnose
+from bnlab.backends.gibbs_plan import barren_cells, gibbs_conditional, inverse_cdf
 from bnlab.errors import BackendError, DataError
-from bnlab.fit import fit  # `bnlab.fit` is shadowed by the subpackage once imported
-from bnlab.fit.diagnostics import diagnose
-from bnlab.fit.gibbs_plan import barren_cells, gibbs_conditional, inverse_cdf
+from bnlab.fitting import fit  # `bnlab.fit` is shadowed by the subpackage once imported
 from bnlab.infer.blanket import blanket_predictive
 from tests.conftest import network_path
 from tests.test_fit_mcmc_numpyro import _grid_posterior
 
 # short chains have ESS < 400 on some entries by design: the warning is expected there
-pytestmark = pytest.mark.filterwarnings("ignore::bnlab.fit.diagnostics.ConvergenceWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::bnlab.backends.diagnostics.ConvergenceWarning")
 
 #: a sampled mean/sd must match the exact value within this many Monte Carlo standard errors
 MCSE_MULTIPLE = 5.0

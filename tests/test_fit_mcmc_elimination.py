@@ -9,15 +9,15 @@ import pytest
 from scipy.special import logsumexp
 
 import bnlab
+from bnlab.backends.elimination import EliminationCircuit, build_circuit, circuit_loglik, describe
+from bnlab.backends.model_spec import ModelSpec, build_spec, flat_params, log_likelihood
 from bnlab.errors import BackendError
-from bnlab.fit import fit  # `bnlab.fit` is shadowed by the subpackage once imported
-from bnlab.fit.elimination import EliminationCircuit, build_circuit, circuit_loglik, describe
-from bnlab.fit.model_spec import ModelSpec, build_spec, flat_params, log_likelihood
+from bnlab.fitting import fit  # `bnlab.fit` is shadowed by the subpackage once imported
 from bnlab.priors import prior_alpha
 from tests.conftest import network_path
 from tests.test_fit_mcmc_spec import _brute_force_loglik
 
-pytestmark = pytest.mark.filterwarnings("ignore::bnlab.fit.diagnostics.ConvergenceWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::bnlab.backends.diagnostics.ConvergenceWarning")
 
 
 def _numpy_loglik(circuit: EliminationCircuit, flat: np.ndarray) -> float:
@@ -84,7 +84,7 @@ def test_circuit_value_and_gradient_match_enumeration() -> None:
     import jax
     import jax.numpy as jnp
 
-    from bnlab.fit.numpyro_backend import log_likelihood_jax, packed_log_likelihood_jax
+    from bnlab.backends.numpyro_backend import log_likelihood_jax, packed_log_likelihood_jax
 
     alarm = bnlab.read_network(network_path("alarm"))
     codes = bnlab.sample(alarm, 400, seed=0, missing=0.2, as_codes=True)
@@ -122,8 +122,8 @@ def test_circuit_equals_the_engine_on_alarm() -> None:
 def test_expected_counts_on_complete_data_are_the_counts(asia: bnlab.BayesNet) -> None:
     import jax
 
-    from bnlab.fit.numpyro_backend import device_data
-    from bnlab.fit.nuts_start import expected_counts
+    from bnlab.backends.numpyro_backend import device_data
+    from bnlab.backends.nuts_start import expected_counts
 
     codes = bnlab.sample(asia, 200, seed=5, as_codes=True)
     spec = build_spec(asia.structure, codes, prior_alpha(asia, "k2"))
@@ -139,8 +139,8 @@ def test_expected_counts_match_finite_differences(asia: bnlab.BayesNet) -> None:
     """The E-step counts are d loglik / d log theta (checked against the numpy reference)."""
     import jax
 
-    from bnlab.fit.numpyro_backend import device_data
-    from bnlab.fit.nuts_start import expected_counts
+    from bnlab.backends.numpyro_backend import device_data
+    from bnlab.backends.nuts_start import expected_counts
 
     codes = bnlab.sample(asia, 200, seed=6, missing=0.3, as_codes=True)
     spec = build_spec(asia.structure, codes, prior_alpha(asia, "k2"))
@@ -168,8 +168,8 @@ def test_expected_counts_match_finite_differences(asia: bnlab.BayesNet) -> None:
 def test_nuts_start_shapes(asia: bnlab.BayesNet) -> None:
     import jax
 
-    from bnlab.fit.numpyro_backend import device_data
-    from bnlab.fit.nuts_start import nuts_start
+    from bnlab.backends.numpyro_backend import device_data
+    from bnlab.backends.nuts_start import nuts_start
 
     codes = bnlab.sample(asia, 300, seed=8, missing=0.2, as_codes=True)
     spec = build_spec(asia.structure, codes, prior_alpha(asia, "k2"), prior="hierarchical")
@@ -213,9 +213,9 @@ def test_numpyro_loads_whole_after_arviz_registered_it_lazily() -> None:
 
     code = (
         "import sys, arviz_base, jax, bnlab\n"
-        "from bnlab.fit.model_spec import build_spec\n"
-        "from bnlab.fit.numpyro_backend import device_data\n"
-        "from bnlab.fit.nuts_start import nuts_start\n"
+        "from bnlab.backends.model_spec import build_spec\n"
+        "from bnlab.backends.numpyro_backend import device_data\n"
+        "from bnlab.backends.nuts_start import nuts_start\n"
         "from bnlab.priors import prior_alpha\n"
         "print(type(sys.modules['numpyro']).__name__)\n"
         "net = bnlab.load_example('asia')\n"

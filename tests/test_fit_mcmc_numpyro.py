@@ -8,18 +8,18 @@ import pytest
 
 import bnlab
 from bnlab.errors import BackendError, DataError
-from bnlab.fit import fit  # `bnlab.fit` is shadowed by the subpackage once imported
+from bnlab.fitting import fit  # `bnlab.fit` is shadowed by the subpackage once imported
 from tests.conftest import network_path
 
 # short chains in the default suite have ESS < 400 by design: the warning is expected there
-pytestmark = pytest.mark.filterwarnings("ignore::bnlab.fit.diagnostics.ConvergenceWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::bnlab.backends.diagnostics.ConvergenceWarning")
 
 #: MCMC mean/sd must match the exact value within this many Monte Carlo standard errors
 MCSE_MULTIPLE = 5.0
 
 
 def _mcse(post: bnlab.Posterior) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    from bnlab.fit.diagnostics import diagnose
+    from bnlab.backends.diagnostics import diagnose
 
     diag = diagnose(post.stored_draws)
     return diag.mcse_mean, diag.mcse_sd
@@ -127,7 +127,7 @@ def test_missing_cells_match_exact_grid_posterior() -> None:
     got = np.stack(
         [draws["A"][..., 1], draws["B"][..., 0, 1], draws["B"][..., 1, 1]], axis=-1
     )  # (chain, draw, 3)
-    from bnlab.fit.diagnostics import diagnose
+    from bnlab.backends.diagnostics import diagnose
 
     diag = diagnose({"p": got})
     z = np.abs(got.mean(axis=(0, 1)) - mean) / diag.mcse_mean["p"]

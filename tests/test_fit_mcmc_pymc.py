@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 
 import bnlab
+from bnlab.backends.diagnostics import diagnose
+from bnlab.backends.model_spec import build_spec
 from bnlab.errors import BackendError
-from bnlab.fit import fit  # `bnlab.fit` is shadowed by the subpackage once imported
-from bnlab.fit.diagnostics import diagnose
-from bnlab.fit.model_spec import build_spec
+from bnlab.fitting import fit  # `bnlab.fit` is shadowed by the subpackage once imported
 from bnlab.priors import prior_alpha
 from tests.conftest import network_path
 
 pytestmark = pytest.mark.filterwarnings(
     # short chains in the default suite have ESS < 400 by design
-    "ignore::bnlab.fit.diagnostics.ConvergenceWarning",
+    "ignore::bnlab.backends.diagnostics.ConvergenceWarning",
 )
 
 MCSE_MULTIPLE = 5.0
@@ -42,15 +42,15 @@ def _value_point(model: object, point: dict[str, np.ndarray]) -> dict[str, np.nd
 
 @pytest.mark.parametrize(
     "prior",
-    ["dirichlet", pytest.param("hierarchical", marks=[pytest.mark.slow, pytest.mark.heavy])],
+    ["dirichlet", pytest.param("hierarchical", marks=pytest.mark.slow)],
 )
 def test_pymc_and_numpyro_log_densities_agree(asia: bnlab.BayesNet, prior: str) -> None:
     """Both backends build the same density from the spec: compare at random points."""
     import jax
     from numpyro.infer.util import log_density
 
-    from bnlab.fit.numpyro_backend import make_model
-    from bnlab.fit.pymc_backend import build_model
+    from bnlab.backends.numpyro_backend import make_model
+    from bnlab.backends.pymc_backend import build_model
 
     codes = bnlab.sample(asia, 200, seed=4, missing=0.25, as_codes=True)
     spec = build_spec(asia.structure, codes, prior_alpha(asia, "bdeu"), prior=prior)  # type: ignore[arg-type]
@@ -99,14 +99,13 @@ def test_pymc_bad_sampler(asia: bnlab.BayesNet) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.heavy
 def test_pymc_own_nuts_on_missing_data() -> None:
     s = bnlab.Structure(["A", "B"], {"A": ("0", "1"), "B": ("0", "1")}, {"B": ("A",)})
     rng = np.random.default_rng(5)
     codes = rng.integers(0, 2, size=(80, 2)).astype(np.int8)
     codes[rng.random(80) < 0.3, 0] = -1
-    a = fit(s, codes, prior="k2", backend="pymc", nuts_sampler="pymc", draws=500, tune=500)
-    b = fit(s, codes, prior="k2", backend="numpyro", draws=500, tune=500)
+    a = fit(s, codes, prior="k2", backend="pymc", nuts_sampler="pymc", draws=300, tune=300)
+    b = fit(s, codes, prior="k2", backend="numpyro", draws=300, tune=300)
     da, db = diagnose(a.stored_draws), diagnose(b.stored_draws)
     for v in s.variables:
         se = np.sqrt(da.mcse_mean[v] ** 2 + db.mcse_mean[v] ** 2)

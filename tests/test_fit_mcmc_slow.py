@@ -13,14 +13,14 @@ import pytest
 from scipy import stats
 
 import bnlab
-from bnlab.fit import fit  # `bnlab.fit` is shadowed by the subpackage once imported
-from bnlab.fit.diagnostics import diagnose
+from bnlab.backends.diagnostics import diagnose
+from bnlab.fitting import fit  # `bnlab.fit` is shadowed by the subpackage once imported
 from tests.conftest import network_path
 
 pytestmark = [
     pytest.mark.slow,
     # short chains may miss ESS 400 on a few entries; the checks below are on the numbers
-    pytest.mark.filterwarnings("ignore::bnlab.fit.diagnostics.ConvergenceWarning"),
+    pytest.mark.filterwarnings("ignore::bnlab.backends.diagnostics.ConvergenceWarning"),
 ]
 
 MCSE_MULTIPLE = 5.0

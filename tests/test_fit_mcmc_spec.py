@@ -9,8 +9,8 @@ import pytest
 from numpy.typing import NDArray
 
 import bnlab
+from bnlab.backends.model_spec import PackedLikelihood, build_spec, element_values, log_likelihood
 from bnlab.errors import BackendError, DataError
-from bnlab.fit.model_spec import PackedLikelihood, build_spec, element_values, log_likelihood
 from bnlab.priors import prior_alpha
 from tests.conftest import network_path
 
@@ -71,8 +71,8 @@ def test_packed_loglik_matches_brute_force(asia: bnlab.BayesNet, missing: float)
     """The flat arrays the backends compile (numpy and JAX) give the brute-force likelihood."""
     import jax
 
-    from bnlab.fit.model_spec import flat_params
-    from bnlab.fit.numpyro_backend import device_data, log_likelihood_jax
+    from bnlab.backends.model_spec import flat_params
+    from bnlab.backends.numpyro_backend import device_data, log_likelihood_jax
 
     codes = bnlab.sample(asia, 300, seed=6, missing=missing, as_codes=True).copy()
     codes[:, asia.structure.index["either"]] = -1  # plus a latent variable
@@ -134,7 +134,7 @@ def test_bad_latent(asia: bnlab.BayesNet) -> None:
 
 
 def test_convergence_warning_states_the_numbers() -> None:
-    from bnlab.fit.diagnostics import ConvergenceWarning, diagnose, warn_if_poor
+    from bnlab.backends.diagnostics import ConvergenceWarning, diagnose, warn_if_poor
 
     rng = np.random.default_rng(0)
     good = rng.normal(size=(4, 1000, 3))

@@ -20,7 +20,7 @@ LIGHT_MODULES = {
     "bnlab.stages.fit": HEAVY,
     "bnlab.stages.evaluate": HEAVY,
     "bnlab.stages.report": HEAVY,
-    "bnlab.cli": HEAVY,
+    "bnlab.cli.main": HEAVY,
 }
 
 

@@ -181,7 +181,7 @@ def test_masks_encode_every_rule() -> None:
 
 
 def test_tree_start_is_a_yaml_option(tmp_path: Path, asia_df) -> None:
-    from bnlab.config import StructureConfig
+    from bnlab.ops.config import StructureConfig
     from bnlab.stages.learn import search_options
 
     on = load_structure_config(_write(tmp_path, "method: hc\ntree_start: true\n"))

@@ -23,6 +23,7 @@ from test_registry_helpers import (
 import bnlab
 import bnlab.mlflow as flavor
 from bnlab.errors import ArtifactError, EvidenceError
+from bnlab.ops import model_folder, requests
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +145,7 @@ def test_save_refuses_bad_settings(asia: Any, tmp_path: Path) -> None:
 def _rehash(data: Path, role: str) -> None:
     """Update the manifest digest, as an attacker who also edits the manifest would."""
     manifest = json.loads((data / "model.json").read_text())
-    manifest["sha256"][role] = flavor._sha256(data / manifest["files"][role])
+    manifest["sha256"][role] = model_folder._sha256(data / manifest["files"][role])
     (data / "model.json").write_text(json.dumps(manifest))
 
 
@@ -225,9 +226,9 @@ def test_tampered_model_is_refused_before_anything_runs(
     shutil.copytree(saved, model)
     tamper(model / flavor.DATA_PATH)
     built: list[object] = []
-    import bnlab.pyfunc
+    import bnlab.ops.pyfunc
 
-    monkeypatch.setattr(bnlab.pyfunc.BNPyfunc, "__init__", lambda *a: built.append(a))
+    monkeypatch.setattr(bnlab.ops.pyfunc.BNPyfunc, "__init__", lambda *a: built.append(a))
     with pytest.raises(ArtifactError, match=message):
         mlflow.pyfunc.load_model(str(model))
     with pytest.raises(ArtifactError, match=message):
@@ -291,7 +292,7 @@ def test_explain_param_adds_the_top_contributions_of_bnlab_explain(saved: Path, 
     out = loaded.predict(evidence, params={"targets": TARGET, "explain": True, "explain_top": 3})
     assert list(out.columns) == [
         *flavor.prediction_columns(net, [TARGET]),
-        *flavor.explanation_columns([TARGET], 3),
+        *requests.explanation_columns([TARGET], 3),
     ]
     assert len(out) == len(evidence) and not out.select_dtypes("number").isna().any().any()
     pd.testing.assert_frame_equal(out[plain.columns], plain)  # the prediction is unchanged
@@ -330,7 +331,7 @@ def test_explain_falls_back_to_sampled_shapley_above_max_exact(
     for row in range(len(evidence)):
         kwargs: dict[str, Any] = {"interval": 0.9}
         if methods[row] == "sampled":
-            kwargs |= {"method": "sampled", "permutations": flavor.EXPLAIN_PERMUTATIONS}
+            kwargs |= {"method": "sampled", "permutations": requests.EXPLAIN_PERMUTATIONS}
         _assert_explanation(out, row, post, evidence, 2, **kwargs)
     assert (
         out.loc[[i for i, m in enumerate(methods) if m == "sampled"], "explain(dysp)_1_se"] > 0
@@ -344,13 +345,13 @@ def test_explain_on_a_point_network_and_bad_explain_params(asia: Any, tmp_path: 
     evidence = _explained_rows(net)
     out = wrapper.predict(evidence, params={"explain": True})
     for row in range(len(evidence)):
-        _assert_explanation(out, row, net, evidence, flavor.EXPLAIN_TOP)
-        for k in range(1, flavor.EXPLAIN_TOP + 1):  # no posterior: degenerate intervals
+        _assert_explanation(out, row, net, evidence, requests.EXPLAIN_TOP)
+        for k in range(1, requests.EXPLAIN_TOP + 1):  # no posterior: degenerate intervals
             name = f"explain({TARGET})_{k}_"
             assert out.loc[row, name + "lower"] == out.loc[row, name + "upper"]
     one = pd.DataFrame({"smoke": ["yes"]})
     with pytest.raises(EvidenceError, match="explain must be true or false"):
         wrapper.predict(one, params={"explain": "maybe"})
-    for top in (0, flavor.MAX_EXPLAIN_TOP + 1, "three", 2.5):
+    for top in (0, requests.MAX_EXPLAIN_TOP + 1, "three", 2.5):
         with pytest.raises(EvidenceError, match="explain_top"):
             wrapper.predict(one, params={"explain": True, "explain_top": top})

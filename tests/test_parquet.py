@@ -11,7 +11,7 @@ import pytest
 import bnlab
 from bnlab.data import ExtraColumnsWarning
 from bnlab.errors import DataError
-from bnlab.parquet import read_parquet, write_parquet
+from bnlab.io.parquet import read_parquet, write_parquet
 
 
 def test_round_trip_keeps_categories_order_and_missing(tmp_path: Path) -> None:

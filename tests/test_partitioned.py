@@ -8,15 +8,11 @@ import pytest
 
 import bnlab
 from bnlab.counts import family_counts
+from bnlab.counts.dask import DaskCounts, connect
+from bnlab.counts.parquet import check_partitions, parquet_files
+from bnlab.counts.sources import ParquetCounts, family_tables
 from bnlab.data import encode
 from bnlab.errors import ConfigError, DataError
-from bnlab.partitioned import (
-    check_partitions,
-    chunked_family_counts,
-    connect,
-    dask_family_counts,
-    parquet_files,
-)
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +139,20 @@ def test_dask_local_cluster_equals_in_memory(
         assert got[v].dtype == np.int64
     assert_same_posterior(post, expected)
     assert_same_posterior(frame_post, expected)
+
+
+def chunked_family_counts(
+    source: object,
+    net: bnlab.BayesNet,
+    families: dict[str, tuple[str, ...]] | None = None,
+    batch_rows: int = 1_000_000,
+) -> dict[str, np.ndarray]:
+    with ParquetCounts(source, net, batch_rows=batch_rows) as src:  # type: ignore[arg-type]
+        return family_tables(src, families if families is not None else net.parents)
+
+
+def dask_family_counts(
+    source: object, net: bnlab.BayesNet, client: object, batch_rows: int
+) -> dict[str, np.ndarray]:
+    with DaskCounts(source, net, client=client, batch_rows=batch_rows) as src:  # type: ignore[arg-type]
+        return family_tables(src, net.parents)

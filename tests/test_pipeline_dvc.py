@@ -65,7 +65,7 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 def make_project(tmp: Path, experiment: str = SMALL) -> Path:
     """A fresh git repo holding bnlab, conf/ (default experiment: ``experiment``), dvc.yaml
     and the params.yaml that conf/ composes to."""
-    from bnlab.cli import compose_params
+    from bnlab.cli.main import compose_params
 
     repo = tmp / "project"
     repo.mkdir()
@@ -93,7 +93,7 @@ def stages_run(output: str) -> list[str]:
 
 def _registry(repo: Path) -> dict[str, object]:
     """Versions (with tags) and aliases of MODEL in the project's embedded store."""
-    from bnlab.registry import registry_state
+    from bnlab.ops.registry import registry_state
 
     return registry_state(MODEL, tracking_uri=f"sqlite:///{(repo / 'mlflow.db').resolve()}")
 
@@ -102,7 +102,9 @@ def test_committed_pipeline_files_are_consistent() -> None:
     doc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     assert list(doc["stages"]) == list(STAGES)
     for name, stage in doc["stages"].items():
-        module = f"bnlab.cli {name}" if name in ("report", "export") else f"bnlab.stages.{name}"
+        module = (
+            f"bnlab.cli.main {name}" if name in ("report", "export") else f"bnlab.stages.{name}"
+        )
         assert module in stage["cmd"]
         for dep in stage["deps"]:
             if not dep.startswith(("experiments/", "reports/")):  # pipeline outputs

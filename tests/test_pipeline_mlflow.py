@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bnlab.experiment import compose, run_experiment
-from bnlab.tracking import flatten, store_uri, summary_table
+from bnlab.ops.experiment import compose, run_experiment
+from bnlab.ops.tracking import flatten, store_uri, summary_table
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -76,7 +76,7 @@ def test_sweep_of_2x2_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> 
     args = ["-m", "dataset=asia", "dataset.rows=600,900", "prior.ess=1,10", "evaluate.draws=40",
             f"hydra.sweep.dir={tmp_path / 'sweep'}", "hydra.launcher.n_jobs=2"]  # fmt: skip
     done = subprocess.run(
-        [sys.executable, "-m", "bnlab.experiment", *args],
+        [sys.executable, "-m", "bnlab.ops.experiment", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -108,7 +108,7 @@ def test_sweep_of_2x2_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> 
 def test_single_run_console_script_tracks_into_the_embedded_store(tmp_path: Path) -> None:
     env = {**os.environ, "BNLAB_CONFIG_DIR": str(CONF), "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(
-        [sys.executable, "-m", "bnlab.experiment", *SMALL],
+        [sys.executable, "-m", "bnlab.ops.experiment", *SMALL],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from bnlab.cli import compose_params
-from bnlab.cli import main as bnlab_main
-from bnlab.config import validate
-from bnlab.experiment import compose
+from bnlab.cli.main import compose_params
+from bnlab.cli.main import main as bnlab_main
+from bnlab.ops.config import validate
+from bnlab.ops.experiment import compose
 from bnlab.stages import common, prepare
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,9 +26,9 @@ from test_registry_helpers import (
 )
 
 import bnlab
-from bnlab.cli import main
+from bnlab.cli.main import main
 from bnlab.errors import ArtifactError
-from bnlab.registry import GateError, promote, register, registry_state
+from bnlab.ops.registry import GateError, promote, register, registry_state
 from bnlab.stages.prepare import data_hash
 
 NAME = "asia-model"
@@ -91,7 +91,7 @@ def test_export_tags_provenance_and_alias(project: dict[str, Any]) -> None:
 
 def test_exported_model_carries_report_config_and_verdict(project: dict[str, Any]) -> None:
     import bnlab.mlflow as flavor
-    from bnlab.registry import using_store
+    from bnlab.ops.registry import using_store
 
     with using_store(project["uri"]):
         model = flavor.load_model(f"models:/{NAME}/1")
@@ -203,7 +203,7 @@ def test_champion_loads_in_a_fresh_process_and_equals_the_engine(
 def test_artifacts_of_a_sqlite_store_go_beside_its_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bnlab.registry import artifact_location
+    from bnlab.ops.registry import artifact_location
 
     monkeypatch.chdir(tmp_path)
     assert artifact_location("sqlite:///mlflow.db") == (tmp_path / "mlartifacts").as_uri()
@@ -215,7 +215,7 @@ def test_artifacts_of_a_sqlite_store_go_beside_its_file(
 
 
 def test_portable_uri_is_relative_only_inside_the_project(tmp_path: Path) -> None:
-    from bnlab.tracking import portable_uri
+    from bnlab.ops.tracking import portable_uri
 
     inside = f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}"
     assert portable_uri(inside, tmp_path) == "sqlite:///mlflow.db"

@@ -176,7 +176,7 @@ def test_screenshot_is_saved(report_file, tmp_path):
 @pytest.mark.slow
 def test_default_experiment_report_renders(tmp_path):
     """The default experiment (alarm, conjugate posterior) run end to end, its report opened."""
-    from bnlab.experiment import compose, run_experiment
+    from bnlab.ops.experiment import compose, run_experiment
 
     exe = _chromium()
     root = Path(__file__).resolve().parents[1]

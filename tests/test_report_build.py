@@ -11,10 +11,10 @@ import pytest
 from report_fixtures import asia_results, write_experiment
 
 import bnlab
+from bnlab.cli.report import main as report_main
 from bnlab.errors import ArtifactError, DataError
 from bnlab.posterior import Posterior
 from bnlab.report import FILES, SECTION_IDS, build_report, write_report
-from bnlab.report.cli import main as report_main
 from bnlab.report.sections import mcmc_entry_table, mcmc_section
 
 IMG = re.compile(r'<img src="data:image/(png|svg\+xml);base64,([^"]+)"')
@@ -163,7 +163,7 @@ def test_write_report_from_folder_and_cli(results, tmp_path):
     # the CLI writes next to the experiment by default; `bnlab report` is the same command
     assert report_main([str(exp)]) == 0
     assert (exp / "index.html").is_file()
-    from bnlab.cli import main as bnlab_main
+    from bnlab.cli.main import main as bnlab_main
 
     assert bnlab_main(["report", str(exp), "--out", str(tmp_path / "cli")]) == 0
     assert (tmp_path / "cli" / "index.html").is_file()

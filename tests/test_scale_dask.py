@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 
 import bnlab
+from bnlab.counts.dask import DaskCounts
+from bnlab.counts.sources import counts_source
 from bnlab.errors import ConfigError
 from bnlab.evaluate.audit import independence_audit
 from bnlab.learn import bootstrap_strength, learn_structure
-from bnlab.learn.sources import DaskCounts, counts_source
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +100,8 @@ def test_unreachable_scheduler_is_a_timely_config_error(
 def test_stages_on_dask_equal_in_memory(
     client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bnlab.cli import compose_params
-    from bnlab.cli import main as bnlab_main
+    from bnlab.cli.main import compose_params
+    from bnlab.cli.main import main as bnlab_main
     from bnlab.posterior import load_posterior
 
     conf = Path(__file__).resolve().parents[1] / "conf"
@@ -130,7 +131,7 @@ def test_stages_on_dask_equal_in_memory(
 def test_large_batches_reach_the_workers(client: Any, tmp_path: Path) -> None:
     # every pair of ALARM's 37 variables: a request of > 100 kB, which client.map would
     # have turned into a task of its own (and failed to schedule)
-    from bnlab.learn.sources import ArrayCounts
+    from bnlab.counts.sources import ArrayCounts
 
     net = bnlab.load_example("alarm")
     df = bnlab.sample(net, n=400, seed=0)

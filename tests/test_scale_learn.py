@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import bnlab
+from bnlab.counts.sources import ArrayCounts, ParquetCounts
 from bnlab.errors import DataError, StructureError
 from bnlab.learn import LearnResult, learn_structure, local_scores, structure_score
-from bnlab.learn.sources import ArrayCounts, ParquetCounts
 
 
 def write_parts(df: pd.DataFrame, folder: Path, n_parts: int) -> Path:
@@ -103,7 +103,7 @@ def test_partitioned_search_refuses_what_needs_rows(
     with pytest.raises(StructureError, match="row weights need the data in memory"):
         learn_structure(folder, weights=np.ones(len(df)))
     other = bnlab.Structure(["a"], {"a": ["x", "y"]}, {})
-    with pytest.raises(DataError, match="does not match the counts source"):
+    with pytest.raises(DataError, match="counts source"):
         learn_structure(ParquetCounts(folder, net), structure=other)
 
 

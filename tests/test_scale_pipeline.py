@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnlab.cli import compose_params
-from bnlab.cli import main as bnlab_main
-from bnlab.config import validate
+from bnlab.cli.main import compose_params
+from bnlab.cli.main import main as bnlab_main
 from bnlab.errors import ConfigError
-from bnlab.experiment import compose
-from bnlab.experiment import main as experiment_main
+from bnlab.ops.config import validate
+from bnlab.ops.experiment import compose
+from bnlab.ops.experiment import main as experiment_main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

@@ -10,6 +10,8 @@ import pytest
 
 import bnlab
 from bnlab.counts import count_families
+from bnlab.counts.parquet import distinct_rows, parquet_files, parquet_structure
+from bnlab.counts.sources import ArrayCounts, ParquetCounts, counts_source
 from bnlab.errors import DataError
 from bnlab.evaluate.audit import edge_audit, independence_audit
 from bnlab.evaluate.citests import (
@@ -19,8 +21,6 @@ from bnlab.evaluate.citests import (
     table_cells,
 )
 from bnlab.learn.scores import unique_rows
-from bnlab.learn.sources import ArrayCounts, ParquetCounts, counts_source
-from bnlab.partitioned import distinct_rows, parquet_files, parquet_structure
 
 
 @pytest.fixture(scope="module")

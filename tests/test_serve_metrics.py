@@ -31,8 +31,8 @@ from test_registry_helpers import (
 
 import bnlab
 from bnlab.monitor import drift
-from bnlab.registry import promote, register
-from bnlab.serve import HEALTH_PATH, INVOCATIONS_PATH, METRICS_PATH, READY_PATH, DriftCollector
+from bnlab.ops.registry import promote, register
+from bnlab.ops.serve import HEALTH_PATH, INVOCATIONS_PATH, METRICS_PATH, READY_PATH, DriftCollector
 
 NAME = "asia-metrics"
 #: asia's `either` is the deterministic OR of `tub` and `lung`: this row has probability 0
@@ -83,7 +83,7 @@ def post_raw(url: str, body: bytes) -> int:
 
 
 def serve_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bnlab.cli", "serve", *args]
+    return [sys.executable, "-m", "bnlab.cli.main", "serve", *args]
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from test_registry_helpers import (
     verdict,
 )
 
-from bnlab.registry import promote, register
+from bnlab.ops.registry import promote, register
 
 pytestmark = pytest.mark.slow  # starts a server process: ~30-60 s on 2 cores
 

@@ -10,7 +10,7 @@ Two directions:
 Both control the false discovery rate with Benjamini-Hochberg over the listed tests.
 
 Data are a DataFrame in memory, or partitioned: a Parquet folder, glob or list of files, or
-a :class:`bnlab.learn.sources.CountsSource` (e.g. on Dask). Partitioned data are reduced to
+a :class:`bnlab.counts.sources.CountsSource` (e.g. on Dask). Partitioned data are reduced to
 the statements' contingency tables in batched passes (:data:`TABLE_BATCH_CELLS` cells per
 pass) and tested from the tables, with results equal to the in-memory audit's.
 """
@@ -57,26 +57,9 @@ TABLE_BATCH_CELLS = 1 << 24
 
 def _source(structure: Structure, data: Any) -> Any:
     """A counts source for partitioned ``data`` (matching ``structure``), else ``None``."""
-    from bnlab.learn.sources import CountsSource, ParquetCounts, is_path_source
+    from bnlab.counts.sources import counts_source, is_partitioned
 
-    if isinstance(data, CountsSource):
-        source = data
-    elif is_path_source(data):
-        source = ParquetCounts(data, structure)
-    else:
-        return None
-    have = source.structure
-    bad = [
-        v
-        for v in structure.variables
-        if v not in have.index or tuple(have.states[v]) != tuple(structure.states[v])
-    ]
-    if bad:
-        raise DataError(
-            f"the counts source lacks, or has other states for, {bad[:10]}; build it with the "
-            "audited structure (e.g. ParquetCounts(files, structure))."
-        )
-    return source
+    return counts_source(data, structure) if is_partitioned(data) else None
 
 
 def _codes(structure: Structure, data: pd.DataFrame) -> np.ndarray:
@@ -212,7 +195,7 @@ def independence_audit(
     data
         Held-out data, one column per variable (NaN = missing; such rows are left out of
         the tests that involve the variable): a DataFrame, or partitioned data (a Parquet
-        folder, glob or list of files, or a :class:`bnlab.learn.sources.CountsSource`),
+        folder, glob or list of files, or a :class:`bnlab.counts.sources.CountsSource`),
         which give the same results from contingency tables counted in batched passes.
     fdr
         False discovery rate controlled by Benjamini-Hochberg over all listed statements.

@@ -170,7 +170,7 @@ def table_cells(table: NDArray[np.integer], n_given: int) -> Cells:
     Gives the same cells, in the same order, as :func:`stratified_cells` on the rows the
     table counts (strata row-major over ``z``, ``y`` configurations row-major over ``y``), so
     statistics from either are identical; used with tables from a counts source
-    (:mod:`bnlab.learn.sources`), i.e. partitioned data.
+    (:mod:`bnlab.counts.sources`), i.e. partitioned data.
 
     Parameters
     ----------

@@ -252,7 +252,7 @@ def vet(
         ``{target: that output}``; ``ece`` of each is checked.
     diagnostics
         MCMC diagnostics ``{"rhat_max", "ess_bulk_min", "divergences"}`` (see
-        :func:`~bnlab.evaluate.mcmc_diagnostics`) or a ``bnlab.fit.diagnostics.Diagnostics``;
+        :func:`~bnlab.evaluate.mcmc_diagnostics`) or a ``bnlab.backends.diagnostics.Diagnostics``;
         omit (``None``) when the fit was conjugate.
     coverage
         Output of :func:`~bnlab.evaluate.coverage` (or ``{level: rate}``).
@@ -338,7 +338,7 @@ def mcmc_diagnostics(posterior: Any) -> dict[str, float] | None:
     # resolve the lazy public name bnlab.fit before the bnlab.fit package is imported, which
     # would otherwise leave the package (not the function) under that name
     _ = bnlab.fit
-    from bnlab.fit.diagnostics import diagnose
+    from bnlab.backends.diagnostics import diagnose
 
     if getattr(posterior, "kind", None) != "draws":
         return None

@@ -2,11 +2,14 @@
 
 ``learn_structure(df, score="bic", method="hc")`` is the entry point; see
 :mod:`bnlab.learn.core`. Data too large for memory are searched through a counts source
-(:mod:`bnlab.learn.sources`: Parquet streamed in batches, or on Dask). Search options and
+(:mod:`bnlab.counts.sources`: Parquet streamed in batches, or on Dask). Search options and
 expert knowledge can be read from a YAML file (``conf/structure/*.yaml``) with
 :func:`load_structure_config`.
 """
 
+from bnlab.counts.dask import DaskCounts
+from bnlab.counts.sources import ArrayCounts, CountsSource, ParquetCounts, counts_source
+from bnlab.data import infer_structure
 from bnlab.learn.bootstrap import BootstrapResult, averaged_network, bootstrap_strength
 from bnlab.learn.constraints import (
     ConstraintError,
@@ -17,7 +20,6 @@ from bnlab.learn.constraints import (
 )
 from bnlab.learn.core import (
     LearnResult,
-    infer_structure,
     learn_structure,
     local_scores,
     structure_score,
@@ -25,13 +27,6 @@ from bnlab.learn.core import (
 from bnlab.learn.metrics import compare, edge_scores, score_difference, shd
 from bnlab.learn.scores import SCORES, FamilyScorer, ScoreError
 from bnlab.learn.source_scorer import SourceScorer
-from bnlab.learn.sources import (
-    ArrayCounts,
-    CountsSource,
-    DaskCounts,
-    ParquetCounts,
-    counts_source,
-)
 
 __all__ = [
     "SCORES",

@@ -13,7 +13,7 @@ draws), scaled to the number of rows. Replicates run in joblib worker processes 
 ``n_jobs != 1``, or on the workers of a Dask cluster (``client=``): each task resamples and
 searches its share of the replicates, and replicate ``i`` is seeded by ``(seed, i)`` alone,
 so every way of running gives the same result. Partitioned Parquet data are reduced to
-their distinct rows first (:func:`bnlab.partitioned.distinct_rows`, on the workers too).
+their distinct rows first (:func:`bnlab.counts.parquet.distinct_rows`, on the workers too).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from bnlab.counts.memory import unique_rows
+from bnlab.data import prepare_data
 from bnlab.errors import DataError, StructureError
-from bnlab.learn.core import learn_structure, prepare_data
+from bnlab.learn.core import learn_structure
 from bnlab.learn.cpdag import adjacency, cpdag, dag_extension
-from bnlab.learn.scores import unique_rows
 from bnlab.network import BayesNet, Structure, as_structure
 
 
@@ -208,10 +209,10 @@ def _distinct(
     data: Any, structure: Structure | BayesNet | None, client: Any, batch_rows: int
 ) -> tuple[Structure, NDArray[np.int64], NDArray[np.float64]]:
     """Empty structure, distinct rows and their counts, of in-memory or Parquet data."""
-    from bnlab.learn.sources import is_path_source
+    from bnlab.counts.sources import is_path_source
 
     if is_path_source(data):
-        from bnlab.partitioned import distinct_rows, parquet_files, parquet_structure
+        from bnlab.counts.parquet import distinct_rows, parquet_files, parquet_structure
 
         files = parquet_files(data)
         s = parquet_structure(files) if structure is None else as_structure(structure)

@@ -1,7 +1,7 @@
 """``learn_structure``: data (+ expert knowledge) in, a :class:`bnlab.Structure` out.
 
 Data are a DataFrame or codes in memory, or a counts source
-(:mod:`bnlab.learn.sources`: Parquet files streamed in batches, or on Dask) from which the
+(:mod:`bnlab.counts.sources`: Parquet files streamed in batches, or on Dask) from which the
 search requests the tables of the candidate families of each move in one batch.
 """
 
@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from bnlab.data import encode
+from bnlab.counts.parquet import PathSource
+from bnlab.counts.sources import CountsSource, counts_source, is_partitioned
+from bnlab.data import prepare_data
 from bnlab.errors import DataError, StructureError
 from bnlab.learn.constraints import ConstraintError, Constraints, Edge, structure_config_from_dict
 from bnlab.learn.scores import FamilyScorer, check_score
 from bnlab.learn.search import Scorer, greedy_search
 from bnlab.learn.source_scorer import SourceScorer
-from bnlab.learn.sources import CountsSource, ParquetCounts, PathSource, is_path_source
 from bnlab.network import BayesNet, Structure, as_structure
 
 METHODS = ("hc", "tabu", "pc")
@@ -69,109 +70,22 @@ class LearnResult:
     cpdag: dict[str, list[Edge]] | None = field(default=None)
 
 
-def infer_structure(data: pd.DataFrame) -> Structure:
-    """Variables and states (no edges) of a DataFrame.
-
-    A Categorical column's categories are its states, in order; any other column's states
-    are its distinct non-missing values as text, sorted.
-    """
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(
-            f"expected a pandas DataFrame, got {type(data).__name__}; pass a DataFrame or "
-            "integer codes together with `structure=`."
-        )
-    states: dict[str, list[str]] = {}
-    for col in data.columns:
-        s = data[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            cats = [str(c) for c in s.cat.categories]
-        else:
-            cats = sorted({str(v) for v in s.dropna().unique()})
-        if not cats:
-            raise DataError(
-                f"column {col!r} has no observed values and no categories, so its states are "
-                "unknown; make it a Categorical with its states or pass `structure=`."
-            )
-        states[str(col)] = cats
-    return Structure(list(states), states, {})
-
-
-def _categorical_codes(data: pd.DataFrame) -> tuple[Structure, NDArray[np.integer]] | None:
-    """``prepare_data`` of a frame of Categorical columns alone: their codes, as they are.
-
-    Every column's states are its categories (:func:`infer_structure`), so the codes
-    :func:`bnlab.data.encode` gives are the category codes; ``None`` for any other frame.
-    """
-    if data.columns.has_duplicates or not len(data.columns):
-        return None
-    states: dict[str, list[str]] = {}
-    codes: list[NDArray[np.integer]] = []
-    # ``items()`` and the columns' Categorical arrays: 3-4x cheaper than ``data[col].cat``
-    for col, column in data.items():
-        dtype = column.dtype
-        if not isinstance(col, str) or not isinstance(dtype, pd.CategoricalDtype):
-            return None
-        cats = [str(c) for c in dtype.categories]
-        if not cats:
-            return None
-        states[col] = cats
-        codes.append(np.asarray(column.array.codes))
-    return Structure(list(states), states, {}), np.stack(codes, axis=1)
-
-
-def prepare_data(
-    data: pd.DataFrame | NDArray[np.integer], structure: Structure | BayesNet | None
-) -> tuple[Structure, NDArray[np.integer]]:
-    """Return ``(empty structure, codes)`` with codes in ``structure.variables`` order."""
-    fast = (
-        _categorical_codes(data) if structure is None and isinstance(data, pd.DataFrame) else None
-    )
-    if fast is not None:
-        if fast[1].shape[0] == 0:
-            raise DataError("the data have no rows; structure learning needs data.")
-        return fast
-    if structure is None:
-        if not isinstance(data, pd.DataFrame):
-            raise DataError("integer codes need `structure=` to give the variables and states.")
-        base = infer_structure(data)
-    else:
-        s = as_structure(structure)
-        base = Structure(s.variables, s.states, {})
-    if isinstance(data, pd.DataFrame):
-        codes = encode(data, base)
-    else:
-        codes = np.asarray(data)
-        if codes.ndim != 2 or codes.shape[1] != len(base.variables):
-            raise DataError(
-                f"codes have shape {codes.shape}; expected (rows, {len(base.variables)}) in "
-                "structure.variables order."
-            )
-    if codes.shape[0] == 0:
-        raise DataError("the data have no rows; structure learning needs data.")
-    return base, codes
-
-
 def as_source(data: Any, structure: Structure | BayesNet | None) -> CountsSource | None:
-    """A counts source for partitioned ``data`` (a source, or Parquet paths); else ``None``.
+    """A counts source for partitioned data (a source, Parquet paths, a Dask frame), else ``None``.
 
-    Parquet paths are streamed in this process (:class:`~bnlab.learn.sources.ParquetCounts`);
-    pass a :class:`~bnlab.learn.sources.DaskCounts` to count on a cluster.
+    Parquet paths are streamed in this process; pass a
+    :class:`~bnlab.counts.dask.DaskCounts` to count on a cluster.
     """
-    if isinstance(data, CountsSource):
-        source = data
-    elif is_path_source(data):
-        source = ParquetCounts(data, structure)
-    else:
+    if not is_partitioned(data):
         return None
-    if structure is not None:
-        s = as_structure(structure)
-        if list(s.variables) != list(source.structure.variables) or any(
-            tuple(s.states[v]) != tuple(source.structure.states[v]) for v in s.variables
-        ):
-            raise DataError(
-                "`structure=` does not match the counts source's variables and states; build "
-                "the source with that structure."
-            )
+    source = counts_source(data, structure)
+    if structure is not None and list(as_structure(structure).variables) != list(
+        source.structure.variables
+    ):
+        raise DataError(
+            "`structure=` does not match the counts source's variables; build the source "
+            "with that structure."
+        )
     if source.n_rows == 0:
         raise DataError("the data have no rows; structure learning needs data.")
     return source
@@ -321,8 +235,8 @@ def learn_structure(
         DataFrame with one column per variable (Categorical columns give the states; NaN is
         missing), integer codes ``(rows, variables)`` with ``structure``, or partitioned
         data (``hc``/``tabu`` only): a Parquet folder, glob or list of files (streamed in
-        this process) or a :class:`bnlab.learn.sources.CountsSource` such as
-        :class:`~bnlab.learn.sources.DaskCounts`. Partitioned data give the same graph and
+        this process) or a :class:`bnlab.counts.sources.CountsSource` such as
+        :class:`~bnlab.counts.sources.DaskCounts`. Partitioned data give the same graph and
         score, bit for bit, as the same rows in memory.
     score
         ``"bic"``, ``"aic"``, ``"bdeu"``, ``"k2"`` or ``"loglik"`` (all larger-is-better).
@@ -379,7 +293,7 @@ def learn_structure(
     if method_name not in METHODS:
         raise StructureError(f"unknown method {method!r}; choose one of {list(METHODS)}.")
     name = check_score(score, ess)
-    if method_name == "pc" and (isinstance(data, CountsSource) or is_path_source(data)):
+    if method_name == "pc" and is_partitioned(data):
         raise StructureError(
             "method='pc' needs the data in memory; use method='hc' or 'tabu' on partitioned "
             "data, or read the rows into a DataFrame."

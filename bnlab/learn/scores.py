@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import gammaln, xlogy
 
+from bnlab.counts.memory import unique_rows
 from bnlab.errors import BNError
 
 SCORES: tuple[str, ...] = ("bic", "aic", "bdeu", "k2", "loglik")
@@ -242,51 +243,6 @@ class LgammaTables:
             got = gammaln(a + np.arange(size, dtype=np.float64)) - gammaln(a)
             self._tables[a] = got
         return got
-
-
-def unique_rows(
-    codes: NDArray[np.integer], weights: NDArray[np.floating] | None = None
-) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-    """Distinct rows of ``codes`` and their multiplicities (or summed ``weights``).
-
-    Rows are packed into as few int64 mixed-radix keys as needed and lex-sorted, which is
-    much faster than ``np.unique(axis=0)``. Counts add over duplicate rows, so every
-    count-based score is unchanged when the data are replaced by these weighted rows.
-    """
-    arr = np.asarray(codes, dtype=np.int64)
-    n, p = arr.shape
-    if n == 0 or p == 0:
-        w0 = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-        return arr, w0
-    cols = np.ascontiguousarray(arr.T)
-    # a column with missing values (-1) is shifted by one so that -1 is a digit too
-    shift = (cols.min(axis=1) < 0).astype(np.int64)
-    radix = cols.max(axis=1) + 1 + shift
-    keys: list[NDArray[np.int64]] = []
-    cur = np.zeros(n, dtype=np.int64)
-    width = 0.0
-    for j in range(p):
-        bits = float(np.log2(float(radix[j])))
-        if width + bits > 62 and width > 0:
-            keys.append(cur)
-            cur = np.zeros(n, dtype=np.int64)
-            width = 0.0
-        cur *= radix[j]
-        cur += cols[j] + shift[j]
-        width += bits
-    keys.append(cur)
-    # equal keys are equal rows, so an unstable sort of a single key groups them as well
-    order = np.argsort(cur) if len(keys) == 1 else np.lexsort(keys[::-1])
-    new = np.ones(n, dtype=bool)
-    for k in keys:
-        ks = k[order]
-        new[1:] &= ks[1:] == ks[:-1]
-    new = ~new
-    new[0] = True
-    group = np.cumsum(new) - 1
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-    counts = np.bincount(group, weights=w[order])
-    return arr[order[new]], counts
 
 
 class FamilyScorer:

@@ -2,7 +2,7 @@
 
 :class:`SourceScorer` offers the interface :func:`bnlab.learn.search.greedy_search` uses
 (``score``, ``score_sets``, ``add_scores``, ``precompute_pairs``, ``prefetch``) but takes
-every family's table from a :class:`~bnlab.learn.sources.CountsSource`: the search
+every family's table from a :class:`~bnlab.counts.sources.CountsSource`: the search
 announces the families a move needs (:meth:`SourceScorer.prefetch`) and they are counted
 in one batch, i.e. one pass over partitioned data per move.
 
@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import xlogy
 
+from bnlab.counts.sources import CountsSource
 from bnlab.learn.scores import LgammaTables, check_score, score_tables
-from bnlab.learn.sources import CountsSource
 
 Request = tuple[int, tuple[int, ...]]
 

@@ -18,7 +18,7 @@ from bnlab.errors import BNError, DataError
 from bnlab.io.files import atomic_path as atomic_path  # re-exported for the stages
 
 if TYPE_CHECKING:
-    from bnlab.config import ComputeConfig
+    from bnlab.ops.config import ComputeConfig
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -128,7 +128,7 @@ def partitioned(compute: ComputeConfig) -> bool:
 
 def train_location(compute: ComputeConfig, prepared: str | Path, root: Path) -> str:
     """The Parquet location of the training rows: ``compute.train_data``, else ``prepared``."""
-    from bnlab.config import resolve_path
+    from bnlab.ops.config import resolve_path
 
     if compute.train_data is None:
         return str(prepared)

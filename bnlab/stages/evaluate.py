@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from bnlab.config import ExperimentConfig, load_params
 from bnlab.network import BayesNet, Structure
+from bnlab.ops.config import ExperimentConfig, load_params
 from bnlab.posterior import Posterior
 from bnlab.stages import common
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from bnlab.config import BackendConfig, ComputeConfig, PriorConfig, load_params
 from bnlab.errors import ConfigError
 from bnlab.network import Structure
+from bnlab.ops.config import BackendConfig, ComputeConfig, PriorConfig, load_params
 from bnlab.posterior import Posterior
 from bnlab.stages import common
 
@@ -73,7 +73,7 @@ def fit_posterior(
     uniform prior. ``train`` is a DataFrame, or a Parquet location counted in place as
     ``compute`` says (MCMC backends read such rows into memory).
     """
-    from bnlab.fit import fit
+    from bnlab.fitting import fit
 
     options = backend_options(backend, seed)
     if isinstance(train, str) and backend.name == "conjugate":

@@ -13,7 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from bnlab.config import (
+from bnlab.counts.sources import CountsSource
+from bnlab.errors import ConfigError
+from bnlab.network import Structure
+from bnlab.ops.config import (
     ComputeConfig,
     DatasetConfig,
     StructureConfig,
@@ -21,9 +24,6 @@ from bnlab.config import (
     parse_edges,
     resolve_path,
 )
-from bnlab.errors import ConfigError
-from bnlab.learn.sources import CountsSource
-from bnlab.network import Structure
 from bnlab.stages import common
 from bnlab.stages.prepare import load_network
 
@@ -47,7 +47,7 @@ def open_source(compute: ComputeConfig, location: str) -> CountsSource:
     DataError
         No Parquet files at ``location``, or partitions that differ (the file is named).
     """
-    from bnlab.learn.sources import counts_source
+    from bnlab.counts.sources import counts_source
 
     return counts_source(
         location,

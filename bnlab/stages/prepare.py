@@ -10,9 +10,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from bnlab.config import DatasetConfig, EvaluateConfig, load_params, resolve_path
 from bnlab.errors import DataError
 from bnlab.network import BayesNet
+from bnlab.ops.config import DatasetConfig, EvaluateConfig, load_params, resolve_path
 from bnlab.stages import common
 
 

@@ -13,7 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
-from bnlab.config import load_params
+from bnlab.ops.config import load_params
 from bnlab.stages import common
 
 

@@ -21,13 +21,13 @@ from bnlab.stages import STAGES, common
 
 #: name -> module with ``add_parser(subparsers)``; imported when the command line is built.
 SUBCOMMANDS: dict[str, str] = {
-    "compose": "bnlab.cli",
-    "stage": "bnlab.cli",
-    "report": "bnlab.report.cli",
-    "export": "bnlab.registry_cli",
-    "promote": "bnlab.registry_cli",
-    "monitor": "bnlab.monitor_cli",
-    "serve": "bnlab.serve",
+    "compose": "bnlab.cli.main",
+    "stage": "bnlab.cli.main",
+    "report": "bnlab.cli.report",
+    "export": "bnlab.cli.registry",
+    "promote": "bnlab.cli.registry",
+    "monitor": "bnlab.cli.monitor",
+    "serve": "bnlab.cli.serve",
 }
 
 
@@ -48,9 +48,9 @@ def compose_params(
     """
     from dvc.utils.hydra import compose_and_dump
 
-    from bnlab.config import validate
-    from bnlab.experiment import compose
-    from bnlab.experiment import config_dir as default_config_dir
+    from bnlab.ops.config import validate
+    from bnlab.ops.experiment import compose
+    from bnlab.ops.experiment import config_dir as default_config_dir
 
     conf = Path(config_dir).resolve() if config_dir is not None else default_config_dir()
     validate(compose(conf, overrides), root=Path.cwd())

@@ -16,7 +16,7 @@ The state of a chain is the CPTs ``theta`` and a copy of the data codes whose mi
     (:mod:`bnlab.priors`, drawn by :func:`bnlab.dirichlet.dirichlet_draws`).
 
 Missing cells without an observed descendant in their row (every missing leaf, for one; see
-:func:`bnlab.fit.gibbs_plan.barren_cells`) sum out of that row's likelihood exactly: they are
+:func:`bnlab.backends.gibbs_plan.barren_cells`) sum out of that row's likelihood exactly: they are
 neither imputed nor counted.
 This is exact, saves work, and removes the near-deterministic couplings (a missing parent
 pinned by its imputed missing child) that make single-site Gibbs stick.
@@ -42,12 +42,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from bnlab.backends.diagnostics import diagnosed_posterior
+from bnlab.backends.gibbs_plan import GibbsPlan, blanket_weights, build_plan, inverse_cdf
+from bnlab.backends.model_spec import check_latent, read_options
 from bnlab.dirichlet import dirichlet_draws
 from bnlab.errors import BackendError
-from bnlab.fit import FitInput
-from bnlab.fit.diagnostics import diagnosed_posterior
-from bnlab.fit.gibbs_plan import GibbsPlan, blanket_weights, build_plan, inverse_cdf
-from bnlab.fit.model_spec import check_latent, read_options
+from bnlab.fitting import FitInput
 from bnlab.posterior import Posterior
 
 
@@ -192,7 +192,7 @@ def fit_gibbs(inputs: FitInput, **options: Any) -> Posterior:
     **options
         ``chains`` (4), ``draws`` (1000), ``tune`` (1000, burn-in sweeps), ``thin`` (1: keep
         every sweep), ``seed`` (0), ``latent`` (never observed variables), ``warn`` (True:
-        :class:`~bnlab.fit.diagnostics.ConvergenceWarning` on poor diagnostics). The NUTS
+        :class:`~bnlab.backends.diagnostics.ConvergenceWarning` on poor diagnostics). The NUTS
         options ``target_accept``, ``max_tree_depth``, ``s_loc`` and ``s_scale`` are
         accepted for a uniform interface and have no effect.
 

@@ -5,7 +5,8 @@ optionally with the artifact folder that holds the experiment files); those are 
 from the tracking server set by ``MLFLOW_TRACKING_URI`` (or ``--tracking-uri``) into a
 temporary folder first.
 
-``bnlab.cli`` registers it with :func:`add_parser`; ``python -m bnlab.report.cli`` runs it alone.
+``bnlab.cli.main`` registers it with :func:`add_parser`; ``python -m bnlab.cli.report`` runs
+it alone.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def download_run(uri: str, dst: str, tracking_uri: str | None = None) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m bnlab.report.cli``."""
+    """Entry point of ``python -m bnlab.cli.report``."""
     parser = argparse.ArgumentParser(prog="bnlab report", description=__doc__)
     add_arguments(parser)
     return handle(parser.parse_args(argv))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -21,9 +21,6 @@ from numpy.typing import NDArray
 from bnlab.errors import ArtifactError, BNError, StructureError
 from bnlab.io.files import atomic_path
 from bnlab.network import Structure
-
-if TYPE_CHECKING:
-    from bnlab.posterior import Posterior
 
 FORMAT = "bnlab.posterior"
 FORMAT_VERSION = 1
@@ -126,8 +123,39 @@ def _read_root(
         return attrs, variables, "sample_stats" in f.groups
 
 
-def load_posterior(path: str | os.PathLike[str]) -> Posterior:
-    """Read a posterior written by :meth:`Posterior.save`, validating everything.
+class PosteriorRecord(NamedTuple):
+    """The plain contents of a posterior file, checked against its own structure.
+
+    Attributes
+    ----------
+    structure
+        The structure the parameters belong to.
+    kind
+        ``"dirichlet"`` (``arrays`` are alpha) or ``"draws"`` (``(chain, draw, *cpt)``).
+    arrays
+        Parameters per variable, float64.
+    metadata
+        Prior, backend, row counts and attributes as written.
+    sample_stats
+        MCMC sampler statistics, when the file has them.
+    """
+
+    structure: Structure
+    kind: str
+    arrays: dict[str, NDArray[np.float64]]
+    metadata: dict[str, Any]
+    sample_stats: xr.Dataset | None
+
+
+def refuse(path: Path, problem: str) -> ArtifactError:
+    """The error for a file that is not a valid posterior, naming the problem and the fix."""
+    return _refuse(path, problem)
+
+
+def read_posterior_record(path: str | os.PathLike[str]) -> PosteriorRecord:
+    """Read a posterior file written by :meth:`Posterior.save`, validating every field.
+
+    :func:`bnlab.load_posterior` builds the :class:`~bnlab.posterior.Posterior` from it.
 
     Raises
     ------
@@ -181,21 +209,4 @@ def load_posterior(path: str | os.PathLike[str]) -> Posterior:
             if labels != coords[d]:
                 raise _refuse(p, f"labels of dimension {d!r} are {labels}, expected {coords[d]}")
         arrays[v] = np.asarray(values, dtype=np.float64)
-    from bnlab.posterior import Posterior
-
-    try:
-        return Posterior(
-            s,
-            alpha=arrays if kind == "dirichlet" else None,
-            draws=arrays if kind == "draws" else None,
-            prior=meta.get("prior", "custom"),
-            ess=meta.get("ess"),
-            backend=meta.get("backend", "unknown"),
-            n_rows=meta.get("n_rows", 0),
-            n_dropped=meta.get("n_dropped"),
-            sample_stats=stats_ds,
-            elapsed_s=meta.get("elapsed_s"),
-            attrs=meta.get("attrs"),
-        )
-    except (BNError, TypeError, ValueError) as exc:
-        raise _refuse(p, str(exc)) from None
+    return PosteriorRecord(s, str(kind), arrays, dict(meta), stats_ds)

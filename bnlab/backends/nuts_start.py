@@ -24,14 +24,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bnlab.fit.model_spec import ModelSpec
-from bnlab.fit.numpyro_import import load_numpyro
+from bnlab.backends.model_spec import ModelSpec
+from bnlab.backends.numpyro_import import load_numpyro
 
 
 def expected_counts(spec: ModelSpec, flat: NDArray[np.float64], data: Any) -> NDArray[np.float64]:
     """Expected complete-data counts of every CPT entry given the data (flat order).
 
-    ``flat``: the flat CPT vector (see :func:`~bnlab.fit.model_spec.flat_params`); ``data``:
+    ``flat``: the flat CPT vector (see :func:`~bnlab.backends.model_spec.flat_params`); ``data``:
     the circuit arrays as JAX arrays. Call under ``jax.enable_x64(True)``.
     """
     return np.asarray(_count_fn(spec)(np.log(flat), data))
@@ -40,7 +40,7 @@ def expected_counts(spec: ModelSpec, flat: NDArray[np.float64], data: Any) -> ND
 def _count_fn(spec: ModelSpec) -> Any:
     import jax
 
-    from bnlab.fit.elimination import circuit_loglik
+    from bnlab.backends.elimination import circuit_loglik
 
     circuit = spec.circuit
 

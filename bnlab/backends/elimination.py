@@ -1,13 +1,13 @@
 """Exact variable elimination of the summed-out missing cells, compiled into a layered circuit.
 
-:func:`~bnlab.fit.model_spec.pack` enumerates every joint state of a component of missing
+:func:`~bnlab.backends.model_spec.pack` enumerates every joint state of a component of missing
 variables: a term with ``K`` joint states and ``F`` families gathers ``K * F`` CPT entries
 (ALARM, 5,000 rows, 20% missing: 3.6 million per log density, 1.7 million of them from 5
 terms). Variable elimination sums the same terms out one variable at a time, so a term costs
 the sizes of its intermediate factors instead (the result is the same number, exactly).
 
 The elimination of every term is laid out as a *circuit* over one value vector ``buf``: it
-starts as ``log theta`` (all CPTs, flat, :func:`~bnlab.fit.model_spec.pack`'s order) followed
+starts as ``log theta`` (all CPTs, flat, :func:`~bnlab.backends.model_spec.pack`'s order) followed
 by one ``0``; each *level* appends the entries of the intermediate factors whose inputs are
 all on earlier levels. An entry of a new factor is ``logsumexp_x sum_{g in bucket} g[...]``
 over the ``card`` states of the eliminated variable ``x``, so a level is a few groups of equal
@@ -30,8 +30,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from bnlab.backends.model_spec import MissingBlock, ModelSpec, PackedLikelihood
 from bnlab.errors import BackendError
-from bnlab.fit.model_spec import MissingBlock, ModelSpec, PackedLikelihood
 from bnlab.network import Structure
 
 
@@ -56,7 +56,7 @@ class EliminationCircuit(NamedTuple):
         Length of the flat parameter vector (``buf`` starts with it, then one zero at
         ``n_params``).
     count_index, count_value
-        Complete-family counts, as in :class:`~bnlab.fit.model_spec.PackedLikelihood`.
+        Complete-family counts, as in :class:`~bnlab.backends.model_spec.PackedLikelihood`.
     node_index
         ``int32`` positions in ``buf`` of the inputs of every group, level by level.
     levels

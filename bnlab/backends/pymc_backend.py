@@ -1,6 +1,6 @@
 """The PyMC backend: the same model as the NumPyro backend, written in PyTensor.
 
-Built from the shared :class:`~bnlab.fit.model_spec.ModelSpec`: one ``pm.Dirichlet`` per card
+Built from the shared :class:`~bnlab.backends.model_spec.ModelSpec`: one ``pm.Dirichlet`` per card
 group with shape ``(rows, r)`` (all CPT rows of the variables with ``r`` states), the
 hierarchical mean and concentration where pooled, and one ``pm.Potential`` holding the exact
 log-likelihood (complete-family counts plus summed-out missing-cell terms). Sampling is NUTS,
@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bnlab.errors import BackendError
-from bnlab.fit import FitInput
-from bnlab.fit.model_spec import (
+from bnlab.backends.model_spec import (
     ModelSpec,
     flat_params,
     read_options,
     spec_from_inputs,
 )
-from bnlab.fit.numpyro_backend import finish_posterior
-from bnlab.fit.numpyro_import import load_numpyro
+from bnlab.backends.numpyro_backend import finish_posterior
+from bnlab.backends.numpyro_import import load_numpyro
+from bnlab.errors import BackendError
+from bnlab.fitting import FitInput
 from bnlab.posterior import Posterior
 
 NUTS_SAMPLERS = ("numpyro", "pymc")
@@ -117,7 +117,7 @@ def fit_pymc(inputs: FitInput, **options: Any) -> Posterior:
         Structure, codes and prior from :func:`bnlab.fit`; ``prior="hierarchical"`` selects
         the hierarchical Dirichlet model.
     **options
-        Those of :func:`bnlab.fit.numpyro_backend.fit_numpyro` (``chains``, ``draws``,
+        Those of :func:`bnlab.backends.numpyro_backend.fit_numpyro` (``chains``, ``draws``,
         ``tune``, ``seed``, ``latent``, ``target_accept``, ``max_tree_depth``, ``s_loc``,
         ``s_scale``, ``warn``) and ``nuts_sampler``: ``"numpyro"`` (default; PyMC's JAX
         sampler) or ``"pymc"`` (PyMC's own NUTS).

@@ -1,18 +1,16 @@
-"""Family counts from data that do not fit in memory: chunked Parquet, and Dask.
+"""Parquet partitions: file discovery, schema checks, state codes and streamed tables.
 
-Counts add across any partition of the rows, so both paths give exactly the in-memory
-counts. The chunked path streams record batches of at most ``batch_rows`` rows through
-Arrow (dictionary indices are remapped to state codes without going through pandas), so
-its peak memory is set by the batch size, not by the data. The Dask path ships one small
-task per Parquet file (the file name and the structure as JSON) to the workers; each
-returns its files' count arrays — a few kilobytes — which are summed on the client.
+Counts add across any partition of the rows, so tables streamed record batch by record
+batch from Parquet equal the in-memory ones bit for bit. Batches are read through Arrow
+(dictionary indices are remapped to state codes without going through pandas), so peak
+memory is set by ``batch_rows``, not by the data.
 """
 
 from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +20,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from bnlab.counts import family_counts_array
+from bnlab.counts.memory import count_families, unique_rows
 from bnlab.data import code_dtype
-from bnlab.errors import ConfigError, DataError
+from bnlab.errors import DataError
 from bnlab.network import BayesNet, Structure, as_structure
 
-Counts = dict[str, NDArray[np.int64]]
-Families = Mapping[str, Sequence[str]]
+type PathSource = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+type Table = NDArray[np.int64]
+type Spec = tuple[list[int], list[int]]
 
 
 def parquet_files(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -190,34 +189,6 @@ def batch_codes(
     return out
 
 
-def _family_columns(
-    s: Structure, families: Families | None
-) -> dict[str, tuple[list[int], list[int]]]:
-    fams = families if families is not None else s.parents
-    out = {}
-    for v, ps in fams.items():
-        cols = [s.index[p] for p in ps] + [s.index[v]]
-        out[v] = (cols, [s.cards[p] for p in ps] + [s.cards[v]])
-    return out
-
-
-def add_counts(total: Counts | None, part: Mapping[str, NDArray[np.int64]]) -> Counts:
-    """Add two count dicts (``None`` is the empty sum)."""
-    if total is None:
-        return {k: np.array(v, dtype=np.int64) for k, v in part.items()}
-    for k, v in part.items():
-        total[k] += v
-    return total
-
-
-def codes_counts(codes: Any, structure: Structure, families: Families | None = None) -> Counts:
-    """Family counts of a block of codes (complete-case per family)."""
-    return {
-        v: family_counts_array(codes, cols, cards)[0]
-        for v, (cols, cards) in _family_columns(structure, families).items()
-    }
-
-
 def iter_batches(
     files: Iterable[Path], columns: Sequence[str], batch_rows: int
 ) -> Iterator[tuple[Path, pa.RecordBatch]]:
@@ -228,55 +199,30 @@ def iter_batches(
             yield f, batch
 
 
-def chunked_family_counts(
-    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    structure: Structure | BayesNet,
-    *,
-    families: Families | None = None,
-    batch_rows: int = 1_000_000,
-    check: bool = True,
-) -> Counts:
-    """Family counts of partitioned Parquet data in bounded memory.
-
-    Parameters
-    ----------
-    source
-        A folder, a glob pattern, a file, or a list of files.
-    structure
-        Variables, states and (unless ``families`` is given) the families to count.
-    families
-        Child -> parents to count instead of the structure's own (e.g. candidate families
-        requested in a batch by structure search).
-    batch_rows
-        Rows per streamed batch: peak memory is about ``batch_rows * variables * 9`` bytes.
-    check
-        Check the partitions' columns and categories first (:func:`check_partitions`).
-
-    Returns
-    -------
-    dict
-        Count array per child, shaped ``(*parent cards, card)``, equal to the in-memory
-        :func:`bnlab.counts.family_counts` of the concatenated data.
-    """
-    s = as_structure(structure)
-    files = parquet_files(source)
-    if check:
-        check_partitions(files, s)
-    total: Counts | None = None
-    for f, batch in iter_batches(files, s.variables, batch_rows):
-        total = add_counts(total, codes_counts(batch_codes(batch, s, str(f)), s, families))
-    if total is None:
-        total = codes_counts(np.zeros((0, len(s.variables)), dtype=np.int8), s, families)
-    return total
+def _local_specs(specs: list[Spec], structure: Structure) -> tuple[list[str], list[Spec]]:
+    """The columns the specs use (structure order) and the specs re-indexed into them."""
+    used = sorted({c for cols, _ in specs for c in cols})
+    local = {c: j for j, c in enumerate(used)}
+    names = [structure.variables[c] for c in used]
+    return names, [([local[c] for c in cols], cards) for cols, cards in specs]
 
 
-def _file_counts(
-    path: str, structure_json: str, families: dict[str, list[str]] | None, batch_rows: int
-) -> Counts:
-    from bnlab.io.json_format import loads, structure_from_dict
+def file_tables(
+    files: Sequence[str | os.PathLike[str]],
+    structure: Structure,
+    specs: list[Spec],
+    batch_rows: int,
+) -> list[Table]:
+    """Tables of ``specs`` over Parquet ``files``, streamed in record batches (no checks)."""
+    from bnlab.counts.parquet import batch_codes, iter_batches
 
-    s = structure_from_dict(loads(structure_json, "<task>", ("bnlab.structure",)), "<task>")
-    return chunked_family_counts([path], s, families=families, batch_rows=batch_rows, check=False)
+    names, local = _local_specs(specs, structure)
+    totals = [np.zeros(tuple(cards), dtype=np.int64) for _, cards in specs]
+    for f, batch in iter_batches([Path(x) for x in files], names, batch_rows):
+        codes = batch_codes(batch, structure, str(f), names)
+        for total, (table, _) in zip(totals, count_families(codes, local), strict=True):
+            total += table
+    return totals
 
 
 def _file_distinct_rows(
@@ -303,8 +249,6 @@ def distinct_rows(
     of rows. The result equals :func:`bnlab.learn.scores.unique_rows` of the concatenated
     codes: rows in lexicographic order, multiplicities as float64.
     """
-    from bnlab.learn.scores import unique_rows
-
     s = as_structure(structure)
     files = parquet_files(source)
     if check:
@@ -336,146 +280,3 @@ def distinct_rows(
     rows = np.concatenate([u for u, _ in parts], axis=0)
     weights = np.concatenate([c for _, c in parts])
     return unique_rows(rows, weights)
-
-
-def connect(address: str | None, timeout: float = 10.0) -> Any:
-    """Return a Dask client: to the scheduler at ``address``, or the current/default one.
-
-    Raises
-    ------
-    ConfigError
-        If the scheduler cannot be reached within ``timeout`` seconds, or dask.distributed
-        is not installed.
-    """
-    try:
-        from distributed import Client, get_client
-    except ImportError:
-        raise ConfigError(
-            "compute: dask needs dask.distributed, which is not installed: "
-            "`uv sync --extra dask` (or pip install 'bnlab[dask]')."
-        ) from None
-
-    if address is None:
-        try:
-            return get_client()
-        except ValueError:
-            raise ConfigError(
-                "compute: dask needs a scheduler address (compute.scheduler_address: "
-                "tcp://host:8786) or a running dask.distributed Client."
-            ) from None
-    try:
-        return Client(address, timeout=f"{timeout}s")  # type: ignore[no-untyped-call]
-    except (OSError, TimeoutError) as err:
-        raise ConfigError(
-            f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({err}). "
-            "Check the address and that the scheduler is running, or use compute: local."
-        ) from None
-
-
-def dask_family_counts(
-    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    structure: Structure | BayesNet,
-    *,
-    client: Any = None,
-    address: str | None = None,
-    families: Families | None = None,
-    batch_rows: int = 1_000_000,
-    timeout: float = 10.0,
-) -> Counts:
-    """Family counts of partitioned Parquet data on a Dask cluster, one task per file.
-
-    Workers read their own files; only the structure (JSON) goes out and count arrays come
-    back. Equal, bit for bit, to :func:`chunked_family_counts`.
-    """
-    from bnlab.io.json_format import dumps, structure_to_dict
-
-    s = as_structure(structure)
-    files = parquet_files(source)
-    check_partitions(files, s)
-    own = client is None and address is not None
-    client = client if client is not None else connect(address, timeout)
-    payload = dumps(structure_to_dict(s))
-    fams = {k: list(v) for k, v in families.items()} if families is not None else None
-    try:
-        # positional arguments: client.map turns keyword arguments over 100 kB into tasks
-        # of their own, which this distributed version fails to schedule
-        futures = [
-            client.submit(_file_counts, str(f), payload, fams, batch_rows, pure=False)
-            for f in files
-        ]
-        total = codes_counts(np.zeros((0, len(s.variables)), dtype=np.int8), s, families)
-        for part in client.gather(futures):
-            total = add_counts(total, part)
-    finally:
-        if own:  # a client this call opened is closed again; a caller's is left alone
-            client.close()
-    return total
-
-
-def _partition_counts(frame: Any, structure_json: str) -> Counts:
-    from bnlab.data import encode
-    from bnlab.io.json_format import loads, structure_from_dict
-
-    s = structure_from_dict(loads(structure_json, "<task>", ("bnlab.structure",)), "<task>")
-    counts = codes_counts(encode(frame[list(s.variables)], s), s)
-    counts["__rows__"] = np.array([len(frame)], dtype=np.int64)
-    return counts
-
-
-def dask_frame_counts(frame: Any, structure: Structure | BayesNet) -> tuple[Counts, int]:
-    """Family counts of a Dask DataFrame, one task per partition; also the row count."""
-    import dask
-
-    from bnlab.io.json_format import dumps, structure_to_dict
-
-    s = as_structure(structure)
-    payload = dumps(structure_to_dict(s))
-    tasks = [dask.delayed(_partition_counts)(part, payload) for part in frame.to_delayed()]  # type: ignore[attr-defined]
-    total = codes_counts(np.zeros((0, len(s.variables)), dtype=np.int8), s)
-    rows = 0
-    for part in dask.compute(*tasks):  # type: ignore[attr-defined,no-untyped-call]
-        rows += int(part.pop("__rows__")[0])
-        total = add_counts(total, part)
-    return total, rows
-
-
-def partitioned_counts(
-    data: Any,
-    structure: Structure | BayesNet,
-    *,
-    compute: str = "local",
-    scheduler: str | None = None,
-    batch_rows: int = 1_000_000,
-    timeout: float = 10.0,
-) -> tuple[Counts, int]:
-    """Family counts and row count of partitioned data, locally chunked or on Dask.
-
-    Parameters
-    ----------
-    data
-        A Parquet folder, glob, file or list of files, or a Dask DataFrame.
-    structure
-        Variables, states and families.
-    compute
-        ``"local"``: stream record batches in this process; ``"dask"``: one task per file
-        on the scheduler at ``scheduler`` (or the running client).
-    scheduler
-        Dask scheduler address for ``compute="dask"``.
-    batch_rows
-        Rows per streamed batch.
-    timeout
-        Seconds to wait for the scheduler before a :class:`~bnlab.errors.ConfigError`.
-    """
-    s = as_structure(structure)
-    if type(data).__module__.split(".")[0] == "dask":
-        return dask_frame_counts(data, s)
-    if compute not in ("local", "dask"):
-        raise ConfigError(f"compute must be 'local' or 'dask', got {compute!r}.")
-    files = parquet_files(data)
-    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    if compute == "dask":
-        counts = dask_family_counts(
-            files, s, address=scheduler, batch_rows=batch_rows, timeout=timeout
-        )
-        return counts, rows
-    return chunked_family_counts(files, s, batch_rows=batch_rows), rows

@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bnlab.config import ExperimentConfig, as_dict, validate
 from bnlab.errors import BNError, ConfigError
+from bnlab.ops.config import ExperimentConfig, as_dict, validate
 from bnlab.stages import common
 
 #: Hydra command-line flags that take a value (skipped when collecting overrides).
@@ -45,7 +45,7 @@ def config_dir() -> Path:
     """
     env = os.environ.get("BNLAB_CONFIG_DIR")
     candidates = [Path(env)] if env else []
-    candidates += [Path.cwd() / "conf", Path(__file__).resolve().parents[1] / "conf"]
+    candidates += [Path.cwd() / "conf", Path(__file__).resolve().parents[2] / "conf"]
     for folder in candidates:
         if (folder / "config.yaml").is_file():
             return folder.resolve()
@@ -152,7 +152,7 @@ def check_scheduler(address: str, timeout: float) -> None:
         It does not answer within ``timeout`` seconds (no job is started), or the Dask
         extra is not installed.
     """
-    from bnlab.partitioned import connect
+    from bnlab.counts.dask import connect
 
     connect(address, timeout).close()
 
@@ -250,7 +250,7 @@ def execute(exp: ExperimentConfig, root: Path, out: Path, tracker: Any = None) -
         # the workers can read them): streamed here, or one task per file on Dask
         train = ""
         if exp.compute.train_data is None:
-            from bnlab.parquet import write_parquet
+            from bnlab.io.parquet import write_parquet
 
             train = str(write_parquet(prepared.train, out / "data" / "train.parquet"))
         location = train_location(exp.compute, train, root)
@@ -290,9 +290,9 @@ def _export(exp: ExperimentConfig, out: Path, results: Mapping[str, Any], root: 
             file=sys.stderr,
         )
         return
-    from bnlab.registry import register
+    from bnlab.ops.registry import register
+    from bnlab.ops.tracking import git_tags, store_uri
     from bnlab.stages.prepare import data_hash
-    from bnlab.tracking import git_tags, store_uri
 
     target = exp.export.target or (exp.evaluate.targets[0] if exp.evaluate.targets else None)
     uri = store_uri(exp.export.tracking_uri or exp.tracking.uri, root)
@@ -350,7 +350,7 @@ def run_experiment(
         An invalid configuration (before anything is written).
     """
     from bnlab import __version__
-    from bnlab.tracking import PARENT_ENV, SUMMARY_FILE, flatten, tracked_run
+    from bnlab.ops.tracking import PARENT_ENV, SUMMARY_FILE, flatten, tracked_run
 
     base = Path(root) if root is not None else Path.cwd()
     exp = validate(cfg, root=base)
@@ -363,7 +363,11 @@ def run_experiment(
         out = base / "experiments" / exp.name / "runs" / time.strftime("%Y-%m-%d_%H-%M-%S")
     start = time.perf_counter()
     summary: dict[str, Any] = {"job": job, "overrides": overrides, "output": str(out)}
-    tags = {"bnlab.version": __version__, "bnlab.experiment": exp.name, "bnlab.output": str(out)}
+    tags = {
+        "bnlab.version": __version__,
+        "bnlab.experiment": exp.name,
+        "bnlab.output": str(out),
+    }
     run_name = f"{exp.name} {overrides}".strip()
     try:
         with tracked_run(exp.tracking, base, run_name, tags, os.environ.get(PARENT_ENV)) as tr:
@@ -429,8 +433,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(common.report_error(err)) from None
     import hydra
 
-    from bnlab.config import register_schema
-    from bnlab.tracking import SweepCallback
+    from bnlab.ops.config import register_schema
+    from bnlab.ops.tracking import SweepCallback
 
     register_schema()
     app: Callable[[], Any] = hydra.main(

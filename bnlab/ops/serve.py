@@ -47,7 +47,7 @@ ENDPOINTS = (INVOCATIONS_PATH, METRICS_PATH, HEALTH_PATH, READY_PATH, "/ping", "
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 50_000)
 
-log = logging.getLogger("bnlab.serve")
+log = logging.getLogger("bnlab.ops.serve")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -497,37 +497,3 @@ def serve(
         raise
     if app.error is not None:
         raise app.error
-
-
-def run(args: Any) -> int:
-    """``bnlab serve`` entry point."""
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s: %(message)s")
-    serve(
-        args.model,
-        host=args.host,
-        port=args.port,
-        tracking_uri=args.tracking_uri,
-        verdict=args.drift_verdict or os.environ.get(VERDICT_ENV) or None,
-        log_level=args.log_level,
-    )
-    return 0
-
-
-def add_parser(subparsers: Any) -> None:
-    """Add the ``serve`` subcommand."""
-    p = subparsers.add_parser(
-        "serve", help="serve a bnlab model over HTTP with Prometheus metrics and probes"
-    )
-    p.add_argument("model", help="models:/NAME@ALIAS, runs:/RUN/PATH or a model folder")
-    p.add_argument("--host", default=HOST, help=f"address to bind (default {HOST})")
-    p.add_argument("--port", type=int, default=PORT, help=f"TCP port (default {PORT})")
-    p.add_argument("--tracking-uri", default=None, help="MLflow registry URI for models:/ URIs")
-    p.add_argument(
-        "--drift-verdict",
-        default=None,
-        help=f"JSON written by `bnlab monitor --out`, exported as gauges (or ${VERDICT_ENV})",
-    )
-    p.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
-    )
-    p.set_defaults(func=run)

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from bnlab.counts import family_counts
 from bnlab.errors import BackendError
-from bnlab.fit import FitInput
+from bnlab.fitting import FitInput
 from bnlab.posterior import Posterior
 
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 import time
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,6 +21,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bnlab.counts import column_reduce
+from bnlab.counts.sources import is_partitioned
 from bnlab.data import encode
 from bnlab.errors import BackendError, DataError
 from bnlab.network import BayesNet, Structure, as_structure
@@ -58,14 +57,14 @@ Backend = Callable[..., Posterior]
 
 #: name -> backend callable, or "module:function" imported on first use
 BACKENDS: dict[str, Backend | str] = {
-    "conjugate": "bnlab.fit.conjugate:fit_conjugate",
-    "numpyro": "bnlab.fit.numpyro_backend:fit_numpyro",
-    "pymc": "bnlab.fit.pymc_backend:fit_pymc",
-    "gibbs": "bnlab.fit.gibbs_backend:fit_gibbs",
+    "conjugate": "bnlab.backends.conjugate:fit_conjugate",
+    "numpyro": "bnlab.backends.numpyro_backend:fit_numpyro",
+    "pymc": "bnlab.backends.pymc_backend:fit_pymc",
+    "gibbs": "bnlab.backends.gibbs_backend:fit_gibbs",
 }
 
 
-#: prior name handled by the MCMC backends' hierarchical model (bnlab.fit.model_spec)
+#: prior name handled by the MCMC backends' hierarchical model (bnlab.backends.model_spec)
 HIERARCHICAL = "hierarchical"
 HIERARCHICAL_BACKENDS = frozenset({"numpyro", "pymc"})
 
@@ -104,24 +103,11 @@ def get_backend(name: str) -> Backend:
 
 
 def _parquet_codes(data: str | os.PathLike[str], s: Structure) -> NDArray[np.signedinteger]:
-    from bnlab.parquet import read_parquet
-    from bnlab.partitioned import parquet_files
+    from bnlab.counts.parquet import parquet_files
+    from bnlab.io.parquet import read_parquet
 
     parts = [encode(read_parquet(p), s) for p in parquet_files(data)]
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
-
-
-def is_partitioned(data: Any) -> bool:
-    """Whether ``data`` is a Parquet location (path, glob, list) or a Dask DataFrame."""
-    if isinstance(data, (str, os.PathLike)):
-        return True
-    if (
-        isinstance(data, (list, tuple))
-        and data
-        and all(isinstance(x, (str, os.PathLike)) for x in data)
-    ):
-        return True
-    return type(data).__module__.split(".")[0] == "dask"
 
 
 def as_codes(data: Any, structure: Structure | BayesNet) -> NDArray[np.signedinteger]:
@@ -193,7 +179,7 @@ def fit(
         folder, glob or list of files, or a Dask DataFrame) the counts are streamed in
         bounded memory: ``compute="local"`` (default) or ``"dask"`` with
         ``scheduler="tcp://host:8786"`` (or a running client), and ``batch_rows``; see
-        :func:`bnlab.partitioned.partitioned_counts`.
+        :func:`bnlab.counts.sources.partitioned_counts`.
 
     Returns
     -------
@@ -227,8 +213,8 @@ def fit(
         desc = describe_prior(prior, ess, alpha)
     if backend == "conjugate" and is_partitioned(data):
         # counts add across partitions: stream or distribute them, never load all rows
-        from bnlab.fit.conjugate import posterior_from_counts
-        from bnlab.partitioned import partitioned_counts
+        from bnlab.backends.conjugate import posterior_from_counts
+        from bnlab.counts.sources import partitioned_counts
 
         counts, n_rows = partitioned_counts(data, s, **backend_options)
         empty = np.zeros((0, len(s.variables)), dtype=np.int8)
@@ -242,20 +228,5 @@ def fit(
     post.elapsed_s = time.perf_counter() - start
     return post
 
-
-class _CallableModule(types.ModuleType):
-    """Module type of this package: calling the module calls :func:`fit`.
-
-    ``bnlab.fit`` is both a public function (resolved lazily by ``bnlab.__getattr__``) and
-    this subpackage; once any ``bnlab.fit.*`` module is imported, Python binds the package to
-    the attribute ``bnlab.fit``, which hides the lazy function. Making the package callable
-    keeps ``bnlab.fit(structure, data, ...)`` working in every import order.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Posterior:
-        return fit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["BACKENDS", "FitInput", "as_codes", "fit", "get_backend", "register_backend"]

@@ -211,7 +211,7 @@ def _typed(cfg: Mapping[str, Any] | Any) -> ExperimentConfig:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(
             f"invalid configuration at {key!r}: {first}. Check the spelling and type of that "
-            "key against bnlab.config.ExperimentConfig (or the files in conf/)."
+            "key against bnlab.ops.config.ExperimentConfig (or the files in conf/)."
         ) from None
     if not isinstance(obj, ExperimentConfig):  # pragma: no cover - merge keeps the type
         raise ConfigError("configuration did not convert to an ExperimentConfig")

@@ -1,7 +1,7 @@
 """The Gibbs backend's plan: flat CPT layout, the cells to impute, and exact conditionals.
 
 Built once per structure and data set (:func:`build_plan`) and used by every sweep of
-:mod:`bnlab.fit.gibbs_backend`. All arrays carry a leading chain axis, so one set of array
+:mod:`bnlab.backends.gibbs_backend`. All arrays carry a leading chain axis, so one set of array
 operations advances every chain. Conditionals are products of CPT entries gathered by flat
 index (the Markov-blanket formula of :mod:`bnlab.infer.blanket`, batched over chains, and over
 the joint states of a pair of targets); :func:`gibbs_conditional` exposes them for checking

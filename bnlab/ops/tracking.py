@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bnlab.config import TrackingConfig
+from bnlab.ops.config import TrackingConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from mlflow import MlflowClient
@@ -236,7 +236,7 @@ class SweepCallback(_hydra_callback_base()):  # type: ignore[misc]
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         """Create the store, the experiment and the parent run before any job starts."""
-        from bnlab.config import validate
+        from bnlab.ops.config import validate
 
         self.started = time.perf_counter()
         SweepCallback.last_failures = 0

@@ -32,7 +32,7 @@ own array library, through the same formula, so the two cannot drift apart:
   logsumexp, whatever the number of blocks (the PyMC backend's form).
 - **Elimination circuit.** :attr:`ModelSpec.circuit` sums the same blocks out by exact
   variable elimination instead of enumerating their joint states
-  (:mod:`bnlab.fit.elimination`; the NumPyro backend's form): ALARM, 5,000 rows, 20%
+  (:mod:`bnlab.backends.elimination`; the NumPyro backend's form): ALARM, 5,000 rows, 20%
   missing, gathers 216 k entries per evaluation instead of 3.6 M.
 """
 
@@ -52,7 +52,7 @@ from bnlab.errors import BackendError, DataError
 from bnlab.network import Structure
 
 if TYPE_CHECKING:
-    from bnlab.fit.elimination import EliminationCircuit
+    from bnlab.backends.elimination import EliminationCircuit
 
 PriorKind = Literal["dirichlet", "hierarchical"]
 
@@ -220,8 +220,8 @@ class ModelSpec:
 
     @cached_property
     def circuit(self) -> EliminationCircuit:
-        """The summed-out terms as an elimination circuit (see :mod:`bnlab.fit.elimination`)."""
-        from bnlab.fit.elimination import build_circuit
+        """The summed-out terms as an elimination circuit (:mod:`bnlab.backends.elimination`)."""
+        from bnlab.backends.elimination import build_circuit
 
         return build_circuit(self)
 
@@ -670,7 +670,7 @@ def read_options(
     BackendError
         An unknown option, or a value of the wrong kind.
     """
-    from bnlab.fit.diagnostics import check_draw_counts
+    from bnlab.backends.diagnostics import check_draw_counts
 
     known = {**_DEFAULTS, **extra}
     unknown = sorted(set(options) - set(known))

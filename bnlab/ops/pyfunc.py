@@ -53,13 +53,13 @@ import pandas as pd
 
 import bnlab
 from bnlab.errors import BNError, EvidenceError
-from bnlab.mlflow import (
+from bnlab.ops.model_folder import BNModel
+from bnlab.ops.requests import (
     EXPLAIN_PERMUTATIONS,
     EXPLAIN_TOP,
     MAX_ENGINES,
     MAX_EXPLAIN_TOP,
     PARAMS,
-    BNModel,
     check_settings,
     explanation_columns,
 )

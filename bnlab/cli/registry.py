@@ -89,8 +89,8 @@ def _data_hash(folder: Path) -> str | None:
 
 def provenance_tags(folder: Path, root: Path) -> dict[str, str | None]:
     """Version tags: git commit, dvc.lock SHA-256 and data hash (``None`` where unknown)."""
-    from bnlab.registry import file_sha256
-    from bnlab.tracking import git_tags
+    from bnlab.ops.registry import file_sha256
+    from bnlab.ops.tracking import git_tags
 
     commit = git_tags(root)["bnlab.git_commit"]
     return {
@@ -104,10 +104,10 @@ def provenance_tags(folder: Path, root: Path) -> dict[str, str | None]:
 def export(args: argparse.Namespace) -> int:
     """Run ``bnlab export`` (see the module docstring); exit code 2 on a failed gate."""
     from bnlab.evaluate.vetting import Verdict
+    from bnlab.ops.registry import register
+    from bnlab.ops.tracking import portable_uri, store_uri
     from bnlab.posterior import load_posterior
-    from bnlab.registry import register
     from bnlab.report.paths import FILES
-    from bnlab.tracking import portable_uri, store_uri
 
     folder, root = Path(args.experiment_dir), Path(args.root)
     if not folder.is_dir():
@@ -122,11 +122,11 @@ def export(args: argparse.Namespace) -> int:
     config, config_path = _config(folder, root, args.config)
     if args.if_enabled and _get(config, "export", "enabled") is not True:
         return _skipped(args, config_path)
-    from bnlab.registry import CHALLENGER, check_alias
+    from bnlab.ops.registry import CHALLENGER, check_alias
 
     alias = check_alias(str(args.alias or _get(config, "export", "alias") or CHALLENGER))
     if not verdict.passed and not args.force:
-        from bnlab.registry import GateError
+        from bnlab.ops.registry import GateError
 
         raise GateError([c.name for c in verdict.failed])  # before any MLflow import
     post = load_posterior(paths.posterior)
@@ -191,8 +191,8 @@ def _skipped(args: argparse.Namespace, config_path: Path) -> int:
 
 def promote_cmd(args: argparse.Namespace) -> int:
     """Run ``bnlab promote NAME VERSION``."""
-    from bnlab.registry import promote
-    from bnlab.tracking import store_uri
+    from bnlab.ops.registry import promote
+    from bnlab.ops.tracking import store_uri
 
     uri = args.tracking_uri or store_uri(None, args.root)
     previous = promote(args.name, args.version, tracking_uri=uri)

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from bnlab.data import check_codes
 from bnlab.errors import DataError
 from bnlab.network import BayesNet, Structure, as_structure
 
@@ -237,12 +238,7 @@ def family_counts(
         :class:`FamilyCounts` per requested variable.
     """
     s = as_structure(structure)
-    codes = np.asarray(codes)
-    if codes.ndim != 2 or codes.shape[1] != len(s.variables):
-        raise DataError(
-            f"codes have shape {codes.shape}; expected (rows, {len(s.variables)}) with "
-            "columns in structure.variables order (see bnlab.data.encode)."
-        )
+    codes = check_codes(codes, s)
     names = list(s.variables if variables is None else variables)
     parent_sets: list[tuple[str, ...]] = []
     families: list[tuple[list[int], list[int]]] = []
@@ -257,3 +253,48 @@ def family_counts(
         v: FamilyCounts(v, ps, table, dropped)
         for v, ps, (table, dropped) in zip(names, parent_sets, tables, strict=True)
     }
+
+
+def unique_rows(
+    codes: NDArray[np.integer], weights: NDArray[np.floating] | None = None
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Distinct rows of ``codes`` and their multiplicities (or summed ``weights``).
+
+    Rows are packed into as few int64 mixed-radix keys as needed and lex-sorted, which is
+    much faster than ``np.unique(axis=0)``. Counts add over duplicate rows, so every
+    count-based score is unchanged when the data are replaced by these weighted rows.
+    """
+    arr = np.asarray(codes, dtype=np.int64)
+    n, p = arr.shape
+    if n == 0 or p == 0:
+        w0 = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+        return arr, w0
+    cols = np.ascontiguousarray(arr.T)
+    # a column with missing values (-1) is shifted by one so that -1 is a digit too
+    shift = (cols.min(axis=1) < 0).astype(np.int64)
+    radix = cols.max(axis=1) + 1 + shift
+    keys: list[NDArray[np.int64]] = []
+    cur = np.zeros(n, dtype=np.int64)
+    width = 0.0
+    for j in range(p):
+        bits = float(np.log2(float(radix[j])))
+        if width + bits > 62 and width > 0:
+            keys.append(cur)
+            cur = np.zeros(n, dtype=np.int64)
+            width = 0.0
+        cur *= radix[j]
+        cur += cols[j] + shift[j]
+        width += bits
+    keys.append(cur)
+    # equal keys are equal rows, so an unstable sort of a single key groups them as well
+    order = np.argsort(cur) if len(keys) == 1 else np.lexsort(keys[::-1])
+    new = np.ones(n, dtype=bool)
+    for k in keys:
+        ks = k[order]
+        new[1:] &= ks[1:] == ks[:-1]
+    new = ~new
+    new[0] = True
+    group = np.cumsum(new) - 1
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    counts = np.bincount(group, weights=w[order])
+    return arr[order[new]], counts

@@ -1,6 +1,6 @@
 """A first look: sample data from a shipped network, fit the posterior, print some CPT entries.
 
-Run with ``python -m bnlab.quickstart [--network alarm] [--rows 10000] [--seed 0]``.
+Run with ``python -m bnlab.cli.quickstart [--network alarm] [--rows 10000] [--seed 0]``.
 Each printed entry shows the posterior mean and the 90% credible interval next to the true
 value of the generating network, so one can see the intervals at work.
 """
@@ -39,8 +39,8 @@ def summarise_entries(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m bnlab.quickstart``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m bnlab.quickstart", description=__doc__)
+    """Entry point of ``python -m bnlab.cli.quickstart``; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m bnlab.cli.quickstart", description=__doc__)
     parser.add_argument("--network", default="alarm", help="a shipped example or a BIF/JSON path")
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)

@@ -3,10 +3,10 @@
 Every variable is one ``Dirichlet`` sample site with batch shape ``(q,)`` (parent
 configurations) and event shape ``(r,)``; NumPyro maps it to unconstrained space by stick
 breaking. The data enter through one ``numpyro.factor`` holding the exact log-likelihood of
-:mod:`bnlab.fit.model_spec` (complete-family counts plus the summed-out missing-cell terms,
+:mod:`bnlab.backends.model_spec` (complete-family counts plus the summed-out missing-cell terms,
 weighted by their row counts), so no row is a sample site and nothing is enumerated. The
 missing cells are summed out by exact variable elimination, compiled into a layered circuit
-(:mod:`bnlab.fit.elimination`: a few gathers, sums and logsumexps per level) whose arrays are
+(:mod:`bnlab.backends.elimination`: a few gathers, sums and logsumexps per level) whose arrays are
 arguments of the compiled sampler (``jit_model_args=True``), not constants baked into it.
 The chains run vectorised in one compiled program (no host devices needed), in float64.
 """
@@ -20,17 +20,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bnlab.errors import BackendError
-from bnlab.fit import FitInput
-from bnlab.fit.diagnostics import diagnosed_posterior
-from bnlab.fit.model_spec import (
+from bnlab.backends.diagnostics import diagnosed_posterior
+from bnlab.backends.model_spec import (
     ModelSpec,
     element_values,
     flat_params,
     read_options,
     spec_from_inputs,
 )
-from bnlab.fit.numpyro_import import load_numpyro
+from bnlab.backends.numpyro_import import load_numpyro
+from bnlab.errors import BackendError
+from bnlab.fitting import FitInput
 from bnlab.posterior import Posterior
 
 CHAIN_METHODS = ("vectorized", "sequential", "parallel")
@@ -55,7 +55,7 @@ def log_likelihood_jax(
     """The spec's log-likelihood in JAX (traceable, differentiable), by variable elimination.
 
     One gather of all complete-family counts, then the levels of the spec's elimination
-    circuit (:func:`~bnlab.fit.elimination.circuit_loglik`).
+    circuit (:func:`~bnlab.backends.elimination.circuit_loglik`).
 
     Parameters
     ----------
@@ -75,7 +75,7 @@ def log_likelihood_jax(
     import jax
     import jax.numpy as jnp
 
-    from bnlab.fit.elimination import circuit_loglik
+    from bnlab.backends.elimination import circuit_loglik
 
     circuit = spec.circuit
     logp = jnp.log(flat_params(spec, thetas, jnp))
@@ -94,7 +94,7 @@ def packed_log_likelihood_jax(
     """The same log-likelihood from the enumerated packed form (no elimination).
 
     Every joint state of every summed-out component is one element (see
-    :class:`~bnlab.fit.model_spec.PackedLikelihood`); kept as a second, independent JAX
+    :class:`~bnlab.backends.model_spec.PackedLikelihood`); kept as a second, independent JAX
     evaluation for tests and the benchmark's before/after cost. ``data``: the packed arrays.
     """
     import jax
@@ -178,10 +178,10 @@ def fit_numpyro(inputs: FitInput, **options: Any) -> Posterior:
         ``chains`` (4), ``draws`` (1000), ``tune`` (1000), ``seed`` (0), ``latent`` (never
         observed variables), ``target_accept`` (0.8), ``max_tree_depth`` (10), ``s_loc``
         (0.0) and ``s_scale`` (1.5) of the hierarchical concentration prior, ``warn`` (True:
-        :class:`~bnlab.fit.diagnostics.ConvergenceWarning` on poor diagnostics),
+        :class:`~bnlab.backends.diagnostics.ConvergenceWarning` on poor diagnostics),
         ``chain_method`` (``"vectorized"``, ``"sequential"`` or ``"parallel"``), ``init``
         (``"em"``: each chain starts from a draw of an EM-based approximate posterior, which
-        also gives the initial diagonal mass matrix, see :mod:`bnlab.fit.nuts_start`;
+        also gives the initial diagonal mass matrix, see :mod:`bnlab.backends.nuts_start`;
         ``"uniform"``: NumPyro's default start and an identity mass matrix),
         ``dense_mass`` (False: adapt a dense mass matrix instead of a diagonal one).
 
@@ -225,7 +225,7 @@ def fit_numpyro(inputs: FitInput, **options: Any) -> Posterior:
         init_params: dict[str, Any] | None = None
         mass: dict[str, Any] = {"dense_mass": extra["dense_mass"]}
         if extra["init"] == "em":
-            from bnlab.fit.nuts_start import nuts_start
+            from bnlab.backends.nuts_start import nuts_start
 
             init_params, inv_mass = nuts_start(spec, data, opts.chains, opts.seed)
             if not extra["dense_mass"]:  # a structured (block) diagonal mass matrix
@@ -265,7 +265,7 @@ def fit_numpyro(inputs: FitInput, **options: Any) -> Posterior:
         samples = {k: np.asarray(x) for k, x in mcmc.get_samples(group_by_chain=True).items()}
         stats = _stats(mcmc.get_extra_fields(group_by_chain=True))
         sample_s = time.perf_counter() - t0
-    # build_s: the spec, its circuit and the EM start (see bnlab.fit.nuts_start)
+    # build_s: the spec, its circuit and the EM start (see bnlab.backends.nuts_start)
     post = finish_posterior(
         inputs, spec, samples, stats, "numpyro", opts.warn, build_s + start_s, sample_s
     )

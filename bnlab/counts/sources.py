@@ -1,39 +1,46 @@
 """Counts sources: contingency tables on request, from memory, chunked Parquet or Dask.
 
-Everything structure search and the CI audit need from data is the contingency table of
-a few variables at a time; counts add across any partition of the rows, so a table
-counted in memory, batch by batch from Parquet, or on Dask workers is the same, bit for
-bit. A :class:`CountsSource` answers a *batch* of table requests in one pass over the
-data — the search asks for every candidate family of a move at once, the audit for every
-statement — so partitioned data are read once per batch, never loaded whole.
+Everything bnlab learns from complete data — the conjugate fit, structure search, the
+independence audit — reduces to contingency tables of a few variables at a time, and counts
+add across any partition of the rows, so a table counted in memory, batch by batch from
+Parquet, or on Dask workers is the same, bit for bit. A :class:`CountsSource` answers a
+*batch* of table requests in one pass over the data (the search asks for every candidate
+family of a move at once, the audit for every statement, the fit for every family), so
+partitioned data are read once per batch, never loaded whole. :func:`counts_source` is the
+one place that turns data into a source:
 
-- :class:`ArrayCounts`: integer codes in memory;
+- :class:`ArrayCounts`: integer codes or a DataFrame in memory;
 - :class:`ParquetCounts`: Parquet files streamed in record batches of ``batch_rows`` rows;
-- :class:`DaskCounts`: one task per Parquet file on a Dask cluster, each counting every
-  requested table of its file; the client sums the (small) arrays.
+- :class:`~bnlab.counts.dask.DaskCounts`: one task per Parquet file on a Dask cluster;
+- :class:`~bnlab.counts.dask.DaskFrameCounts`: one task per partition of a Dask DataFrame.
 
 Tables are complete-case: a row counts in a table when none of its variables is missing.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from bnlab.counts import count_families
+from bnlab.counts.memory import count_families
+from bnlab.counts.parquet import (
+    PathSource,
+    Spec,
+    Table,
+    check_partitions,
+    file_tables,
+    parquet_files,
+    parquet_structure,
+)
+from bnlab.data import check_codes, prepare_data
 from bnlab.errors import ConfigError, DataError
 from bnlab.network import BayesNet, Structure, as_structure
-
-type PathSource = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
-type Table = NDArray[np.int64]
 
 #: Largest dense table (cells) a source counts: 2**26 int64 cells are 512 MiB.
 MAX_TABLE_CELLS = 1 << 26
@@ -106,7 +113,7 @@ class CountsSource(ABC):
         return [s.index[v] for v in names], cards
 
     @abstractmethod
-    def _count(self, specs: list[tuple[list[int], list[int]]]) -> list[Table]:
+    def _count(self, specs: list[Spec]) -> list[Table]:
         """Tables of ``(column indices, cards)`` specs, one pass."""
 
     def close(self) -> None:  # noqa: B027 - most sources hold nothing to release
@@ -124,47 +131,13 @@ class ArrayCounts(CountsSource):
 
     def __init__(self, codes: NDArray[np.integer], structure: Structure | BayesNet) -> None:
         s = as_structure(structure)
-        arr = np.asarray(codes)
-        if arr.ndim != 2 or arr.shape[1] != len(s.variables):
-            raise DataError(
-                f"codes have shape {arr.shape}; expected (rows, {len(s.variables)}) in "
-                "structure.variables order (see bnlab.data.encode)."
-            )
         self.structure = Structure(s.variables, s.states, {})
-        self.codes = arr
-        self.n_rows = int(arr.shape[0])
+        self.codes = check_codes(codes, s)
+        self.n_rows = int(self.codes.shape[0])
         self.passes = 0
 
-    def _count(self, specs: list[tuple[list[int], list[int]]]) -> list[Table]:
+    def _count(self, specs: list[Spec]) -> list[Table]:
         return [table for table, _ in count_families(self.codes, specs)]
-
-
-def _local_specs(
-    specs: list[tuple[list[int], list[int]]], structure: Structure
-) -> tuple[list[str], list[tuple[list[int], list[int]]]]:
-    """The columns the specs use (structure order) and the specs re-indexed into them."""
-    used = sorted({c for cols, _ in specs for c in cols})
-    local = {c: j for j, c in enumerate(used)}
-    names = [structure.variables[c] for c in used]
-    return names, [([local[c] for c in cols], cards) for cols, cards in specs]
-
-
-def file_tables(
-    files: Sequence[str | os.PathLike[str]],
-    structure: Structure,
-    specs: list[tuple[list[int], list[int]]],
-    batch_rows: int,
-) -> list[Table]:
-    """Tables of ``specs`` over Parquet ``files``, streamed in record batches (no checks)."""
-    from bnlab.partitioned import batch_codes, iter_batches
-
-    names, local = _local_specs(specs, structure)
-    totals = [np.zeros(tuple(cards), dtype=np.int64) for _, cards in specs]
-    for f, batch in iter_batches([Path(x) for x in files], names, batch_rows):
-        codes = batch_codes(batch, structure, str(f), names)
-        for total, (table, _) in zip(totals, count_families(codes, local), strict=True):
-            total += table
-    return totals
 
 
 class ParquetCounts(CountsSource):
@@ -176,7 +149,7 @@ class ParquetCounts(CountsSource):
         A folder, a glob pattern, a file, or a list of files.
     structure
         Variables and states; inferred from the files when ``None``
-        (:func:`bnlab.partitioned.parquet_structure`).
+        (:func:`bnlab.counts.parquet.parquet_structure`).
     batch_rows
         Rows per streamed record batch: peak memory is about ``batch_rows`` times the
         requested columns, whatever the data size.
@@ -192,8 +165,6 @@ class ParquetCounts(CountsSource):
         batch_rows: int = 1_000_000,
         check: bool = True,
     ) -> None:
-        from bnlab.partitioned import check_partitions, parquet_files, parquet_structure
-
         self.files = parquet_files(source)
         s = parquet_structure(self.files) if structure is None else as_structure(structure)
         if check:
@@ -205,79 +176,48 @@ class ParquetCounts(CountsSource):
         self.n_rows = sum(int(pq.ParquetFile(f).metadata.num_rows) for f in self.files)
         self.passes = 0
 
-    def _count(self, specs: list[tuple[list[int], list[int]]]) -> list[Table]:
+    def _count(self, specs: list[Spec]) -> list[Table]:
         return file_tables(self.files, self.structure, specs, self.batch_rows)
 
 
-def _task_tables(path: str, structure_json: str, specs_json: str, batch_rows: int) -> list[Table]:
-    """Dask task: every requested table of one Parquet file."""
-    from bnlab.io.json_format import loads, structure_from_dict
+def is_path_source(data: Any) -> bool:
+    """Whether ``data`` names Parquet files (a path, a glob, or a list of them)."""
+    if isinstance(data, (str, os.PathLike)):
+        return True
+    return (
+        isinstance(data, (list, tuple))
+        and bool(data)
+        and all(isinstance(x, (str, os.PathLike)) for x in data)
+    )
 
-    s = structure_from_dict(loads(structure_json, "<task>", ("bnlab.structure",)), "<task>")
-    specs = [(list(cols), list(cards)) for cols, cards in json.loads(specs_json)]
-    return file_tables([path], s, specs, batch_rows)
+
+def is_dask_frame(data: Any) -> bool:
+    """Whether ``data`` is a Dask DataFrame (checked without importing Dask)."""
+    return type(data).__module__.split(".")[0] == "dask"
 
 
-class DaskCounts(ParquetCounts):
-    """Tables of partitioned Parquet data on a Dask cluster: per batch, one task per file.
+def is_partitioned(data: Any) -> bool:
+    """Whether ``data`` is a counts source, Parquet location or Dask DataFrame."""
+    return isinstance(data, CountsSource) or is_path_source(data) or is_dask_frame(data)
 
-    Workers read their own files; only the structure (JSON), the file name and the
-    requested variable indices go out, and one small array per table comes back.
 
-    Parameters
-    ----------
-    source, structure, batch_rows, check
-        As :class:`ParquetCounts` (the files must be readable by the workers under the
-        same paths).
-    client
-        A ``distributed.Client``; left open by :meth:`close`.
-    address
-        Scheduler address (``tcp://host:8786``) when no ``client`` is given; the client
-        opened for it is closed by :meth:`close`.
-    timeout
-        Seconds to wait for the scheduler before a :class:`~bnlab.errors.ConfigError`.
+def check_source_structure(source: CountsSource, structure: Structure | BayesNet) -> None:
+    """Check that ``source`` has every variable of ``structure``, with the same states.
+
+    Raises
+    ------
+    DataError
+        Naming the variables that are missing or have other states, and the fix.
     """
-
-    def __init__(
-        self,
-        source: PathSource,
-        structure: Structure | BayesNet | None = None,
-        *,
-        client: Any = None,
-        address: str | None = None,
-        timeout: float = 10.0,
-        batch_rows: int = 1_000_000,
-        check: bool = True,
-    ) -> None:
-        from bnlab.io.json_format import dumps, structure_to_dict
-        from bnlab.partitioned import connect
-
-        super().__init__(source, structure, batch_rows=batch_rows, check=check)
-        self._own = client is None
-        self.client = client if client is not None else connect(address, timeout)
-        self._payload = dumps(structure_to_dict(self.structure))
-
-    def _count(self, specs: list[tuple[list[int], list[int]]]) -> list[Table]:
-        # the request travels as one JSON string: large list arguments of client.map are
-        # turned into tasks of their own, which this distributed version fails to schedule
-        request = json.dumps(specs)
-        futures = [
-            self.client.submit(
-                _task_tables, str(f), self._payload, request, self.batch_rows, pure=False
-            )
-            for f in self.files
-        ]
-        totals = [np.zeros(tuple(cards), dtype=np.int64) for _, cards in specs]
-        for part in self.client.gather(futures):
-            for total, table in zip(totals, part, strict=True):
-                total += table
-        return totals
-
-    def close(self) -> None:
-        """Close the client if this source opened it."""
-        if self._own and self.client is not None:
-            self.client.close()
-            self.client = None
+    s, have = as_structure(structure), source.structure
+    bad = [
+        v for v in s.variables if v not in have.index or tuple(have.states[v]) != tuple(s.states[v])
+    ]
+    if bad:
+        raise DataError(
+            f"the counts source lacks, or has other states for, {bad[:10]}; build it with "
+            "that structure (e.g. bnlab.counts.counts_source(files, structure))."
+        )
 
 
 def counts_source(
@@ -290,13 +230,14 @@ def counts_source(
     timeout: float = 10.0,
     batch_rows: int = 1_000_000,
 ) -> CountsSource:
-    """A counts source for ``data``: a source as is, codes or a DataFrame, or Parquet files.
+    """A counts source for ``data``: the one dispatcher from data to contingency tables.
 
     Parameters
     ----------
     data
-        A :class:`CountsSource`; a DataFrame or integer codes (kept in memory); or a
-        Parquet folder, glob, file or list of files.
+        A :class:`CountsSource` (checked against ``structure`` and returned as is); a
+        DataFrame or integer codes (kept in memory); a Parquet folder, glob, file or list of
+        files; or a Dask DataFrame.
     structure
         Variables and states (inferred from a DataFrame or the Parquet files if ``None``).
     compute
@@ -306,13 +247,30 @@ def counts_source(
         Where the Dask work goes, and how long to wait for the scheduler.
     batch_rows
         Rows per streamed record batch.
+
+    Raises
+    ------
+    DataError
+        Data that do not match ``structure``.
+    ConfigError
+        An unknown ``compute``, or an unreachable scheduler.
     """
     if isinstance(data, CountsSource):
+        if structure is not None:
+            check_source_structure(data, structure)
         return data
     if compute not in ("local", "dask"):
         raise ConfigError(f"compute must be 'local' or 'dask', got {compute!r}.")
+    if is_dask_frame(data):
+        from bnlab.counts.dask import DaskFrameCounts
+
+        if structure is None:
+            raise DataError("a Dask DataFrame needs `structure=` to give the variables and states.")
+        return DaskFrameCounts(data, structure)
     if is_path_source(data):
         if compute == "dask":
+            from bnlab.counts.dask import DaskCounts
+
             return DaskCounts(
                 data,
                 structure,
@@ -322,18 +280,34 @@ def counts_source(
                 batch_rows=batch_rows,
             )
         return ParquetCounts(data, structure, batch_rows=batch_rows)
-    from bnlab.learn.core import prepare_data
-
     base, codes = prepare_data(data, structure)
     return ArrayCounts(codes, base)
 
 
-def is_path_source(data: Any) -> bool:
-    """Whether ``data`` names Parquet files (a path, a glob, or a list of them)."""
-    if isinstance(data, (str, os.PathLike)):
-        return True
-    return (
-        isinstance(data, (list, tuple))
-        and bool(data)
-        and all(isinstance(x, (str, os.PathLike)) for x in data)
-    )
+def family_tables(
+    source: CountsSource,
+    families: Mapping[str, Sequence[str]],
+) -> dict[str, Table]:
+    """Family tables ``(*parent cards, card)`` of ``{child: parents}``, in one pass."""
+    tables = source.family_counts_batch([(v, tuple(ps)) for v, ps in families.items()])
+    return dict(zip(families, tables, strict=True))
+
+
+def partitioned_counts(
+    data: Any,
+    structure: Structure | BayesNet,
+    *,
+    compute: str = "local",
+    scheduler: str | None = None,
+    batch_rows: int = 1_000_000,
+    timeout: float = 10.0,
+) -> tuple[dict[str, Table], int]:
+    """Family counts and row count of partitioned data (see :func:`counts_source`).
+
+    Equal, bit for bit, to :func:`bnlab.counts.family_counts` of the concatenated rows.
+    """
+    s = as_structure(structure)
+    with counts_source(
+        data, s, compute=compute, scheduler=scheduler, timeout=timeout, batch_rows=batch_rows
+    ) as source:
+        return family_tables(source, s.parents), source.n_rows
