@@ -53,7 +53,7 @@ def _column_codes(column: pd.Series, variable: str, states: Sequence[str]) -> ND
         values = column.astype(object)
     else:
         kind = column.dtype.kind
-        if kind in "mMcV" or (kind == "O" and column.map(type).isin([dict, list]).any()):
+        if kind in "mMcV" or (kind == "O" and any(isinstance(v, (dict, list)) for v in column)):
             raise DataError(
                 f"column {variable!r} has dtype {column.dtype}, which cannot hold the "
                 f"states {list(states)}; convert it to strings or a Categorical."

@@ -146,6 +146,15 @@ def as_codes(data: Any, structure: Structure | BayesNet) -> NDArray[np.signedint
     )
 
 
+def _check_rows(n_rows: int, allow_empty: bool) -> None:
+    if n_rows == 0 and not allow_empty:
+        raise DataError(
+            "the data have no rows, so the posterior would be the prior alone; check the "
+            "filter or file that produced them, or pass allow_empty=True to fit the prior "
+            "on purpose."
+        )
+
+
 def fit(
     structure_or_net: Structure | BayesNet,
     data: Any,
@@ -154,6 +163,7 @@ def fit(
     backend: str = "conjugate",
     *,
     alpha: float = 1.0,
+    allow_empty: bool = False,
     **backend_options: Any,
 ) -> Posterior:
     """Posterior over the CPTs of a structure given data.
@@ -174,6 +184,9 @@ def fit(
         or ``"pymc"`` (NUTS), or ``"gibbs"`` (data-augmentation Gibbs, numpy).
     alpha
         Pseudo-count per cell of the ``"uniform"`` prior.
+    allow_empty
+        Accept data without rows and return the prior as the posterior. Off by default: an
+        empty training set is almost always a bug upstream (a filter that kept nothing).
     **backend_options
         Passed to the backend. With the conjugate backend and partitioned data (a Parquet
         folder, glob or list of files, or a Dask DataFrame) the counts are streamed in
@@ -193,7 +206,7 @@ def fit(
     PriorError
         Invalid prior parameters.
     DataError
-        Data that do not match the structure.
+        Data that do not match the structure, or no rows (unless ``allow_empty``).
     """
     start = time.perf_counter()
     fn = get_backend(backend)
@@ -217,12 +230,14 @@ def fit(
         from bnlab.counts.sources import partitioned_counts
 
         counts, n_rows = partitioned_counts(data, s, **backend_options)
+        _check_rows(n_rows, allow_empty)
         empty = np.zeros((0, len(s.variables)), dtype=np.int8)
         inputs = FitInput(s, empty, pseudo, desc["prior"], desc.get("ess"))
         post = posterior_from_counts(inputs, counts, n_rows)
         post.elapsed_s = time.perf_counter() - start
         return post
     codes = as_codes(data, s)
+    _check_rows(codes.shape[0], allow_empty)
     inputs = FitInput(s, codes, pseudo, desc["prior"], desc.get("ess"))
     post = fn(inputs, **backend_options)
     post.elapsed_s = time.perf_counter() - start

@@ -199,9 +199,21 @@ def load_model(model_uri: str, dst_path: str | None = None) -> BNModel:
         The model is not a bnlab model, or its files fail validation.
     """
     import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
     from mlflow.models import Model
 
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=dst_path))
+    try:
+        local = Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=dst_path)
+        )
+    except (MlflowException, OSError) as err:
+        message = " ".join(str(getattr(err, "message", err)).split())[:500]
+        raise ArtifactError(
+            f"cannot load model {model_uri!r}: {message}. Check the name and alias (`bnlab "
+            "promote` sets champion; the registry lists versions with `mlflow models` / the "
+            "UI), and that MLFLOW_TRACKING_URI points at the registry that holds it "
+            "(sqlite:///mlflow.db for the embedded one)."
+        ) from None
     conf = Model.load(str(local)).flavors.get(FLAVOR_NAME)
     if conf is None:
         raise ArtifactError(f"{model_uri} is not a bnlab model (no {FLAVOR_NAME!r} flavor).")

@@ -183,3 +183,15 @@ def test_bnlab_fit_stays_callable_after_its_submodules_are_imported() -> None:
     importlib.import_module("bnlab.backends.conjugate")
     post = bnlab.fit(_small(), _small_data(), ess=6.0)
     np.testing.assert_allclose(post.alpha["a"], [6.0, 5.0])
+
+
+def test_empty_data_is_refused_unless_the_prior_is_asked_for(tmp_path: Path) -> None:
+    empty = _small_data().iloc[:0]
+    with pytest.raises(DataError, match="no rows.*allow_empty=True"):
+        fit(_small(), empty)
+    empty.to_parquet(tmp_path / "empty.parquet")
+    with pytest.raises(DataError, match="no rows"):
+        fit(_small(), tmp_path / "empty.parquet")
+    prior_only = fit(_small(), empty, prior="k2", allow_empty=True)
+    np.testing.assert_array_equal(prior_only.alpha["b"], np.ones((2, 3)))
+    assert prior_only.n_rows == 0

@@ -357,3 +357,36 @@ def test_posterior_queries_survive_draws_that_underflow() -> None:
         ans = eng.query("x", [{"c": "a"}, {"c": "b"}], interval=0.9)
         assert np.isfinite(ans["mean"].to_numpy()).all()
         np.testing.assert_allclose(ans["mean"].to_numpy(), 0.5, atol=0.05)
+
+
+def test_every_flipped_byte_is_refused_before_parsing(tmp_path: Path) -> None:
+    """A posterior file carries the SHA-256 of its bytes: any one flipped byte is a typed
+    error, wherever it lands (data, HDF5 header, attributes, the checksum line itself)."""
+    path = tmp_path / "post.nc"
+    _dirichlet().save(path)
+    good = path.read_bytes()
+    assert good.rsplit(b"\n", 2)[-2].startswith(b"bnlab-sha256:")
+    rng = np.random.default_rng(0)
+    positions = [0, 8, len(good) // 2, len(good) - 70, len(good) - 2]
+    positions += rng.integers(0, len(good), size=40).tolist()
+    for pos in positions:
+        bad = bytearray(good)
+        bad[pos] ^= 0xFF
+        path.write_bytes(bytes(bad))
+        with pytest.raises(ArtifactError, match="checksum|SHA-256|NetCDF"):
+            load_posterior(path)
+    path.write_bytes(good[: len(good) // 2])  # truncated
+    with pytest.raises(ArtifactError):
+        load_posterior(path)
+
+
+def test_a_file_without_the_checksum_line_still_loads(tmp_path: Path) -> None:
+    """Files written before the checksum existed (plain NetCDF) load as before."""
+    path = tmp_path / "post.nc"
+    post = _dirichlet()
+    post.save(path)
+    content = path.read_bytes()
+    path.write_bytes(content[: content.rindex(b"\nbnlab-sha256:")])
+    again = load_posterior(path)
+    for v in post.structure.variables:
+        np.testing.assert_array_equal(again.alpha[v], post.alpha[v])

@@ -231,5 +231,36 @@ def test_report_from_mlflow_run(results, tmp_path, monkeypatch):
         page = (out / "index.html").read_text(encoding="utf-8")
         assert "badge pass" in page and "<h3>dysp</h3>" in page
         assert report_main(["runs:/0123456789abcdef/experiment", "--tracking-uri", uri]) == 2
+        # the form --help shows, without a trailing slash: the run's whole artifact root
+        with mlflow.start_run() as flat:
+            mlflow.log_artifacts(str(exp))
+        assert (
+            report_main(
+                [f"runs:/{flat.info.run_id}", "--out", str(out / "flat"), "--tracking-uri", uri]
+            )
+            == 0
+        )
+        # an export run logs a model, not the experiment folder: report from the model's files
+        import bnlab.mlflow as flavor
+
+        with mlflow.start_run() as exported:
+            flavor.log_model(results["posterior"], name="model", input_example=None)
+        assert (
+            report_main(
+                [
+                    f"runs:/{exported.info.run_id}",
+                    "--out",
+                    str(out / "model"),
+                    "--tracking-uri",
+                    uri,
+                ]
+            )
+            == 0
+        )
+        from_model = (out / "model" / "index.html").read_text(encoding="utf-8")
+        assert "8 variables, 8 edges" in from_model and "dysp" in from_model
+        with mlflow.start_run() as unrelated:
+            mlflow.log_text("nothing to report", "notes.txt")
+        assert report_main([f"runs:/{unrelated.info.run_id}", "--tracking-uri", uri]) == 2
     finally:
         mlflow.set_tracking_uri(None)

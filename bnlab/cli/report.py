@@ -58,7 +58,7 @@ def handle(args: argparse.Namespace) -> int:
         source = str(args.experiment_dir)
         if source.startswith("runs:/"):
             with tempfile.TemporaryDirectory(prefix="bnlab-report-") as tmp:
-                folder = download_run(source, tmp, getattr(args, "tracking_uri", None))
+                folder = run_report_folder(source, tmp, getattr(args, "tracking_uri", None))
                 out = args.out or Path("reports") / source.removeprefix("runs:/").split("/")[0]
                 path = write_report(folder, out, interval=args.interval)
         else:
@@ -71,21 +71,92 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_uri(uri: str) -> str:
+    """``runs:/<run id>`` as MLflow wants it: a run's whole artifact root needs ``runs:/<id>/``."""
+    rest = uri.removeprefix("runs:/").strip("/")
+    if not rest:
+        raise ArtifactError(f"{uri!r} names no run; write runs:/<run id>[/artifact path].")
+    return f"runs:/{rest}" if "/" in rest else f"runs:/{rest}/"
+
+
+def report_folder(downloaded: Path, uri: str) -> Path:
+    """The folder to report from: the run's experiment files, or a bnlab model it logged.
+
+    An experiment run (``bnlab-experiment``) logs the experiment folder; an export run logs a
+    model whose data folder holds the posterior, network, verdict and config.
+    """
+    from bnlab.report.paths import FILES
+
+    names = (FILES.posterior, FILES.structure, FILES.network)
+    if any((downloaded / name).exists() for name in names):
+        return downloaded
+    models = sorted(
+        m.parent for m in downloaded.rglob("model.json") if (m.parent / FILES.network).exists()
+    )
+    if models:
+        return models[0]
+    raise ArtifactError(
+        f"the artifacts of {uri} hold neither experiment files ({', '.join(names)}) nor a bnlab "
+        "model; give the run of a bnlab-experiment job or of a `bnlab export`, or an "
+        "experiment folder."
+    )
+
+
+def run_report_folder(uri: str, dst: str, tracking_uri: str | None = None) -> Path:
+    """Download what a run holds to report from into ``dst`` and return that folder.
+
+    The run's artifacts first; MLflow 3 keeps a model logged in a run apart from the run's
+    artifacts (a logged model, ``models:/<model id>``), so for an export run the model the
+    run logged is downloaded instead.
+    """
+    downloaded = download_run(uri, str(Path(dst) / "run"), tracking_uri)
+    try:
+        return report_folder(downloaded, uri)
+    except ArtifactError:
+        models = logged_models(uri, tracking_uri)
+        if not models:
+            raise
+        import mlflow
+
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{models[0]}",
+            dst_path=str(Path(dst) / "model"),
+            tracking_uri=tracking_uri,
+        )
+        return report_folder(Path(local), uri)
+
+
+def logged_models(uri: str, tracking_uri: str | None = None) -> list[str]:
+    """Ids of the models logged by the run of ``runs:/<run id>`` (none for a sub-path URI)."""
+    from mlflow.tracking import MlflowClient
+
+    rest = uri.removeprefix("runs:/").strip("/")
+    if not rest or "/" in rest:
+        return []
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.get_run(rest)
+    found = client.search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{rest}'"
+    )
+    return [m.model_id for m in found]
+
+
 def download_run(uri: str, dst: str, tracking_uri: str | None = None) -> Path:
     """Download the artifacts ``runs:/<run id>[/path]`` of an MLflow run into ``dst``."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    uri = run_uri(uri)
     try:
         return Path(
             mlflow.artifacts.download_artifacts(
                 artifact_uri=uri, dst_path=dst, tracking_uri=tracking_uri
             )
         )
-    except MlflowException as err:
+    except (MlflowException, OSError) as err:
         raise ArtifactError(
-            f"cannot download the artifacts of {uri} ({err.message}); check the run id and "
-            "MLFLOW_TRACKING_URI (or --tracking-uri)."
+            f"cannot download the artifacts of {uri} ({getattr(err, 'message', err)}); check "
+            "the run id and MLFLOW_TRACKING_URI (or --tracking-uri)."
         ) from None
 
 

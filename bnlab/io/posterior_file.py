@@ -9,6 +9,8 @@ a format version in its attributes; MCMC sampler statistics go to a ``sample_sta
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -78,12 +80,60 @@ def structure_from_json(text: str) -> Structure:
     return Structure(obj["variables"], obj["states"], obj["parents"])
 
 
+#: Marker of the checksum line appended after the NetCDF bytes (HDF5 ignores bytes past its
+#: end-of-file address, so the file stays plain NetCDF to every other reader).
+CHECKSUM_MARKER = b"\nbnlab-sha256:"
+_TRAILER_BYTES = len(CHECKSUM_MARKER) + 64 + 1
+
+
+def checksum_trailer(content: bytes) -> bytes:
+    """The line appended to a posterior file: the SHA-256 of every byte before it."""
+    return CHECKSUM_MARKER + hashlib.sha256(content).hexdigest().encode("ascii") + b"\n"
+
+
 def write_tree(tree: xr.DataTree, path: str | os.PathLike[str]) -> Path:
-    """Write a DataTree to NetCDF (h5netcdf) atomically: a temp file, then a rename."""
+    """Write a DataTree to NetCDF (h5netcdf) atomically, with a checksum line appended.
+
+    A temp file, then a rename: a failed write leaves no partial file behind.
+    """
     target = Path(path)
     with atomic_path(target) as tmp:
         tree.to_netcdf(tmp, engine="h5netcdf")
+        content = Path(tmp).read_bytes()
+        with open(tmp, "ab") as f:
+            f.write(checksum_trailer(content))
     return target
+
+
+def verified_bytes(path: Path) -> bytes:
+    """The NetCDF bytes of a posterior file, after checking its SHA-256 line.
+
+    Checked before any byte reaches the HDF5 parser, so a damaged file is refused at once
+    (a flipped byte can otherwise make the parser fail in odd ways, or hang). A file without
+    the line (written before bnlab 0.2) is returned as it is.
+
+    Raises
+    ------
+    ArtifactError
+        If the checksum line is malformed or does not match the content.
+    """
+    data = path.read_bytes()
+    at = data.rfind(CHECKSUM_MARKER, max(0, len(data) - 2 * _TRAILER_BYTES))
+    if at < 0:
+        tail = data[-65:]
+        if tail.endswith(b"\n") and all(c in b"0123456789abcdef" for c in tail[:-1]):
+            raise _refuse(path, "its checksum line is damaged")
+        return data
+    content, line = data[:at], data[at + len(CHECKSUM_MARKER) :].strip()
+    if len(line) != 64 or any(c not in b"0123456789abcdef" for c in line):
+        raise _refuse(path, "its checksum line is damaged")
+    if hashlib.sha256(content).hexdigest().encode("ascii") != line:
+        raise _refuse(
+            path,
+            "its content does not match the SHA-256 recorded in it (the file was damaged or "
+            "changed after it was written)",
+        )
+    return content
 
 
 def _refuse(path: Path, problem: str) -> ArtifactError:
@@ -98,7 +148,7 @@ def _text(x: object) -> str:
 
 
 def _read_root(
-    path: Path,
+    content: bytes,
 ) -> tuple[dict[str, object], dict[str, tuple[tuple[str, ...], NDArray[Any]]], bool]:
     """Read the root group with h5netcdf alone: attributes, ``{name: (dims, values)}``, stats.
 
@@ -110,7 +160,7 @@ def _read_root(
     """
     import h5netcdf
 
-    with h5netcdf.File(path, "r") as f:
+    with h5netcdf.File(io.BytesIO(content), "r") as f:
         attrs = {str(k): v for k, v in f.attrs.items()}
         coordinates = set(f.dimensions)  # a coordinate variable's only dimension is itself
         variables = {
@@ -167,11 +217,12 @@ def read_posterior_record(path: str | os.PathLike[str]) -> PosteriorRecord:
     p = Path(path)
     if not p.is_file():
         raise ArtifactError(f"{p}: no such posterior file; write one with Posterior.save(path).")
+    content = verified_bytes(p)
     try:
-        attrs, variables, has_stats = _read_root(p)
+        attrs, variables, has_stats = _read_root(content)
         stats_ds = None
         if has_stats:  # MCMC sampler statistics: let xarray decode them (bool, units)
-            with xr.open_datatree(p, engine="h5netcdf") as tree:
+            with xr.open_datatree(io.BytesIO(content), engine="h5netcdf") as tree:
                 stats_ds = tree.children["sample_stats"].to_dataset(inherit=False).load()
     except (OSError, ValueError, KeyError) as exc:
         raise _refuse(p, f"cannot be read as NetCDF ({exc})") from None
