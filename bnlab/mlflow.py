@@ -203,9 +203,7 @@ def load_model(model_uri: str, dst_path: str | None = None) -> BNModel:
     from mlflow.models import Model
 
     try:
-        local = Path(
-            mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=dst_path)
-        )
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=dst_path))
     except (MlflowException, OSError) as err:
         message = " ".join(str(getattr(err, "message", err)).split())[:500]
         raise ArtifactError(

@@ -187,6 +187,25 @@ def register_schema() -> None:
     ConfigStore.instance().store(name="bnlab_schema", node=ExperimentConfig)
 
 
+def _closest_key_hint(key: str) -> str:
+    """For a key no section has: " Did you mean 'prior.ess'? The keys of 'prior' are [...]"."""
+    import dataclasses
+    import difflib
+
+    node: Any = ExperimentConfig()
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = getattr(node, part, None)
+    if not dataclasses.is_dataclass(node) or parts[-1] in {
+        f.name for f in dataclasses.fields(node)
+    }:
+        return ""
+    known = sorted(f.name for f in dataclasses.fields(node))
+    close = difflib.get_close_matches(parts[-1], known, n=1)
+    guess = f" Did you mean {'.'.join([*parts[:-1], close[0]])!r}?" if close else ""
+    return f"{guess} The keys of {'.'.join(parts[:-1]) or 'the top level'!r} are {known}."
+
+
 def _typed(cfg: Mapping[str, Any] | Any) -> ExperimentConfig:
     from omegaconf import DictConfig, OmegaConf
     from omegaconf.errors import OmegaConfBaseException
@@ -210,8 +229,9 @@ def _typed(cfg: Mapping[str, Any] | Any) -> ExperimentConfig:
         key = getattr(err, "full_key", None) or "?"
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ConfigError(
-            f"invalid configuration at {key!r}: {first}. Check the spelling and type of that "
-            "key against bnlab.ops.config.ExperimentConfig (or the files in conf/)."
+            f"invalid configuration at {key!r}: {first}.{_closest_key_hint(str(key))} Check the "
+            "spelling and type of that key against bnlab.ops.config.ExperimentConfig (or the "
+            "files in conf/)."
         ) from None
     if not isinstance(obj, ExperimentConfig):  # pragma: no cover - merge keeps the type
         raise ConfigError("configuration did not convert to an ExperimentConfig")

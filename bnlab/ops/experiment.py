@@ -15,7 +15,9 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -114,9 +116,51 @@ def compose(conf: Path, overrides: Sequence[str]) -> Any:
             return hydra_compose(config_name="config", overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as err:
         text = " ".join(str(err).split())
+        hint = unknown_key_hint(conf, text)
+        if hint:
+            raise ConfigError(f"{hint} (overrides {list(overrides)})") from None
         raise ConfigError(
             f"cannot compose the configuration from {conf} with {list(overrides)}: {text}"
         ) from None
+
+
+_UNKNOWN_KEY = re.compile(r"Could not override '([^']+)'|Key '([^']+)' (?:is not in|not in)")
+
+
+def unknown_key_hint(conf: Path, hydra_message: str) -> str | None:
+    """For Hydra's "Could not override 'a.b'" error: the valid keys at ``a`` and the closest.
+
+    Hydra's own advice (``+a.b=...``, which appends a key) is wrong for bnlab's configs: their
+    schema is closed, so a new key fails later anyway. ``None`` for any other error.
+    """
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import DictConfig
+
+    found = _UNKNOWN_KEY.search(hydra_message)
+    if found is None:
+        return None
+    key = (found.group(1) or found.group(2)).lstrip("+~")
+    with initialize_config_dir(str(conf), version_base="1.3"):
+        node: Any = hydra_compose(config_name="config")
+    parts = key.split(".")
+    depth = 0
+    for part in parts[:-1]:
+        if not isinstance(node, DictConfig) or part not in node:
+            break
+        node, depth = node[part], depth + 1
+    if not isinstance(node, DictConfig):
+        return None
+    known = sorted(str(k) for k in node.keys())
+    prefix = ".".join(parts[:depth])
+    parts = [*parts[:depth], parts[depth]]
+    close = difflib.get_close_matches(parts[-1], known, n=1)
+    suggestion = f" Did you mean {'.'.join([*parts[:-1], close[0]])!r}?" if close else ""
+    where = f"{prefix!r}" if prefix else "the top level"
+    return (
+        f"unknown config key {key!r}.{suggestion} The keys of {where} are {known}; "
+        "`bnlab-experiment --cfg job` prints the whole configuration."
+    )
 
 
 def check_jobs(conf: Path, argv: Sequence[str], root: Path) -> int:
