@@ -46,4 +46,9 @@ test-fast: env browser
 slow: env
 	$(UV) run --frozen pytest -m slow -q -n 2
 
-test: lint test-fast slow
+# the committed dvc.lock must match the code and config (a fresh clone's `make run` then
+# finds nothing to change in git)
+lock-check: env
+	$(UV) run --frozen python scripts/check_dvc_lock.py
+
+test: lint lock-check test-fast slow

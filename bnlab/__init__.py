@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 from bnlab import compat
 from bnlab.errors import BNError
 from bnlab.lazy import lazy_exports
-from bnlab.network import BayesNet, Structure
 
 __version__ = "0.1.0"
 
 # defining module -> its public names, resolved on first access so `import bnlab` stays fast
 _LAZY: dict[str, tuple[str, ...]] = {
+    "bnlab.network": ("BayesNet", "Structure"),
     "bnlab.io": ("read_network", "write_network", "load_example", "list_examples"),
     "bnlab.sampling": ("sample",),
     "bnlab.io.parquet": ("read_parquet", "write_parquet"),
@@ -41,6 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.io.parquet import read_parquet as read_parquet
     from bnlab.io.parquet import write_parquet as write_parquet
     from bnlab.learn import learn_structure as learn_structure
+    from bnlab.network import BayesNet as BayesNet
+    from bnlab.network import Structure as Structure
     from bnlab.posterior import Posterior as Posterior
     from bnlab.posterior import load_posterior as load_posterior
     from bnlab.sampling import sample as sample
@@ -48,4 +50,4 @@ if TYPE_CHECKING:  # pragma: no cover
 __getattr__, __dir__, _lazy_names = lazy_exports(globals(), _LAZY)
 compat.install()
 
-__all__ = ["BNError", "BayesNet", "Structure", "__version__", *_lazy_names]
+__all__ = ["BNError", "__version__", *_lazy_names]

@@ -13,8 +13,7 @@ Nothing here imports the moved modules until an old name is asked for.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
+import importlib.machinery
 import sys
 import warnings
 from collections.abc import Sequence
@@ -40,7 +39,12 @@ MOVED: dict[str, str] = {
 }
 
 
-class _Alias(importlib.abc.Loader):
+class _Alias:
+    """Loader of an old name: returns the module at the new path.
+
+    A plain class, like :class:`MovedModuleFinder`: importing ``importlib.abc`` costs start-up.
+    """
+
     def __init__(self, new: str) -> None:
         self.new = new
 
@@ -57,7 +61,7 @@ class _Alias(importlib.abc.Loader):
         """Nothing to run: the module at the new path is already executed."""
 
 
-class MovedModuleFinder(importlib.abc.MetaPathFinder):
+class MovedModuleFinder:
     """Resolve the old names of :data:`MOVED` to the modules at their new paths."""
 
     def find_spec(
@@ -67,7 +71,7 @@ class MovedModuleFinder(importlib.abc.MetaPathFinder):
         new = MOVED.get(fullname)
         if new is None:
             return None
-        return importlib.util.spec_from_loader(fullname, _Alias(new))
+        return importlib.machinery.ModuleSpec(fullname, _Alias(new))
 
 
 def install() -> None:

@@ -43,3 +43,30 @@ def test_lazy_names_resolve_and_are_listed() -> None:
     assert bnlab.infer.Engine.__name__ == "Engine"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = bnlab.evaluate.nope  # type: ignore[attr-defined]
+
+
+def test_top_level_help_imports_neither_numpy_nor_a_subcommand() -> None:
+    code = (
+        "import sys\nfrom bnlab.cli.main import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(','.join(m for m in ('numpy', 'pandas', 'jax', 'bnlab.cli.report', "
+        "'bnlab.stages.common') if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip() == "", f"bnlab --help loaded {done.stderr.strip()}"
+    assert "monitor" in done.stdout and "check a new batch" in done.stdout
+
+
+def test_top_level_summaries_equal_each_subcommand_help() -> None:
+    import argparse
+    import importlib
+
+    from bnlab.cli.main import SUBCOMMANDS, SUMMARIES
+
+    assert set(SUMMARIES) == set(SUBCOMMANDS)
+    for name, module in SUBCOMMANDS.items():
+        parser = argparse.ArgumentParser()
+        subparsers = parser.add_subparsers()
+        importlib.import_module(module).add_parser(subparsers)
+        helps = {a.dest: a.help for a in subparsers._choices_actions}
+        assert helps[name] == SUMMARIES[name], name

@@ -152,6 +152,9 @@ def test_dvc_repro_exp_run_metrics_and_plots(tmp_path: Path) -> None:
     third = dvc("repro", cwd=repo)
     assert stages_run(third.stdout) == ["fit", "evaluate", "report", "export"], third.stdout
     assert _registry(repo)["aliases"] == {"challenger": "2"}
+    # the registration that moved the alias says so, on the console and in the record
+    assert "alias 'challenger' of bnlab-asia moved from version 1 to 2" in third.stdout
+    assert json.loads((out / "export.json").read_text())["moved_aliases"] == {"challenger": "1"}
     run(["git", "checkout", "-q", "--", "."], repo)  # params.yaml, dvc.lock, metrics back
     dvc("checkout", cwd=repo)
     assert stages_run(dvc("repro", cwd=repo).stdout) == []
@@ -228,3 +231,34 @@ def test_failing_stage_reports_the_error_and_keeps_outputs(tmp_path: Path) -> No
     assert failed.returncode != 0
     assert "backend.name='stan' is not one of" in failed.stderr + failed.stdout
     assert (repo / "experiments" / "default" / "posterior.nc").read_bytes() == before
+
+
+#: outputs git tracks (dvc.yaml `cache: false`): a rerun must rewrite them byte for byte
+TRACKED_OUTPUTS = (
+    "metrics.json", "verdict.json", "calibration.csv", "coverage.csv", "ppc.csv",
+    "queries.csv", "explanations.json",
+)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_rerun_reproduces_outputs_byte_for_byte_whatever_the_device_count(
+    tmp_path: Path,
+) -> None:
+    """A forced rerun with one JAX CPU device instead of the default writes the same bytes:
+    no summation order, chunking or device split leaks into the written numbers."""
+    repo = make_project(tmp_path)
+    out = repo / "experiments" / "default"
+    dvc("repro", cwd=repo)
+    first = {name: (out / name).read_bytes() for name in TRACKED_OUTPUTS}
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", "--force", "evaluate"],
+        cwd=repo,
+        env={**_env(tmp_path), "BNLAB_CPU_DEVICES": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    changed = [name for name in TRACKED_OUTPUTS if (out / name).read_bytes() != first[name]]
+    assert changed == []

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from bnlab.errors import BNError, ConfigError
-from bnlab.stages import STAGES, common
 
 #: name -> module with ``add_parser(subparsers)``; imported when the command line is built.
 SUBCOMMANDS: dict[str, str] = {
@@ -28,6 +27,18 @@ SUBCOMMANDS: dict[str, str] = {
     "promote": "bnlab.cli.registry",
     "monitor": "bnlab.cli.monitor",
     "serve": "bnlab.cli.serve",
+}
+
+#: name -> the one line ``bnlab --help`` shows: the top-level help imports no subcommand
+#: module (they import pandas, JAX or MLflow). Equal to each parser's ``help`` (a test checks).
+SUMMARIES: dict[str, str] = {
+    "compose": "compose conf/ into params.yaml (what the DVC stages read)",
+    "stage": "run one pipeline stage (what dvc.yaml calls)",
+    "report": "build the self-contained HTML report of an experiment folder",
+    "export": "register a vetted experiment's model in the MLflow registry",
+    "promote": "move the champion alias to a model version",
+    "monitor": "check a new batch against a model's posterior (drift, surprise, data quality)",
+    "serve": "serve a bnlab model over HTTP with Prometheus metrics and probes",
 }
 
 
@@ -55,6 +66,8 @@ def compose_params(
     conf = Path(config_dir).resolve() if config_dir is not None else default_config_dir()
     validate(compose(conf, overrides), root=Path.cwd())
     target = Path(output)
+    from bnlab.stages import common
+
     with common.atomic_path(target) as tmp:
         compose_and_dump(tmp, str(conf), None, "config", str(Path.cwd()), list(overrides))
     return target
@@ -106,6 +119,8 @@ def add_parser(subparsers: Any) -> None:
 
     stage = subparsers.add_parser("stage", help="run one pipeline stage (what dvc.yaml calls)")
     stages = stage.add_subparsers(dest="stage_name", required=True, metavar="STAGE")
+    from bnlab.stages import STAGES
+
     for name in STAGES:
         module = importlib.import_module(f"bnlab.stages.{name}")
         template = module.build_parser()
@@ -119,22 +134,31 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``bnlab`` argument parser with every registered subcommand.
 
     With ``command`` (a key of :data:`SUBCOMMANDS`) only that subcommand's module is
-    imported, so ``bnlab compose`` does not pay for importing JAX or MLflow.
+    imported, so ``bnlab compose`` does not pay for importing JAX or MLflow; without one
+    (``bnlab --help``) the subcommands are listed from :data:`SUMMARIES`, importing none.
     """
-    parser = argparse.ArgumentParser(prog="bnlab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="bnlab",
+        description="bnlab: discrete Bayesian networks whose CPTs carry their posterior.",
+        epilog="`bnlab COMMAND --help` describes a command; bnlab-experiment runs Hydra sweeps.",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    chosen = [SUBCOMMANDS[command]] if command in SUBCOMMANDS else SUBCOMMANDS.values()
-    for module_name in dict.fromkeys(chosen):
-        importlib.import_module(module_name).add_parser(subparsers)
+    if command not in SUBCOMMANDS:
+        for name in SUBCOMMANDS:
+            subparsers.add_parser(name, help=SUMMARIES[name], add_help=False)
+        return parser
+    importlib.import_module(SUBCOMMANDS[command]).add_parser(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``bnlab``."""
-    common.use_compile_cache()
     words = list(sys.argv[1:] if argv is None else argv)
     command = next((w for w in words if not w.startswith("-")), None)
     args = build_parser(command).parse_args(words)
+    from bnlab.stages import common
+
+    common.use_compile_cache()
     try:
         code = args.func(args)
     except BNError as err:

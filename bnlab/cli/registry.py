@@ -157,6 +157,8 @@ def export(args: argparse.Namespace) -> int:
         "version": reg.version,
         "alias": CHALLENGER,
         "aliases": list(reg.aliases),
+        # alias -> the version it pointed to before (null: it was not set)
+        "moved_aliases": dict(reg.moved),
         "model_uri": f"models:/{reg.name}/{reg.version}",
         "run_id": reg.run_id,
         "forced": reg.forced,
@@ -172,6 +174,13 @@ def export(args: argparse.Namespace) -> int:
         f"bnlab: registered {reg.name} version {reg.version} as {' and '.join(reg.aliases)}"
         f"{forced} in {uri}"
     )
+    for alias_name, before in reg.moved.items():
+        if before is not None and before != reg.version:
+            print(
+                f"bnlab: alias {alias_name!r} of {reg.name} moved from version {before} to "
+                f"{reg.version}; records naming version {before} (an older export.json) now "
+                "describe the previous model"
+            )
     return 0
 
 

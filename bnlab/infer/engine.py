@@ -25,6 +25,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bnlab.errors import BNError, EvidenceError, ImpossibleEvidenceError
+from bnlab.infer.compile_cache import enable_persistent_cache
 from bnlab.infer.devices import row_devices, spread_cpu_devices
 from bnlab.infer.evidence import Evidence, encode_evidence, likelihoods, soft_evidence
 from bnlab.infer.intervals import delta_query, sampled_interval
@@ -32,8 +33,10 @@ from bnlab.infer.plan import Plan, shared_plan
 from bnlab.infer.run import cpt_offsets, flatten_cpts, jitted
 from bnlab.network import BayesNet, Structure
 
-# Before JAX starts: one CPU device per core, so row chunks run on every core.
+# Before JAX starts: one CPU device per core, so row chunks run on every core; compiled
+# plans kept on disk across processes.
 spread_cpu_devices()
+enable_persistent_cache()
 
 #: Bytes of intermediate tensors one chunk may hold (reverse mode keeps them all). Sized so
 #: that a chunk's tensors stay within a last-level cache: on ANDES, 16 rows in float32 ran

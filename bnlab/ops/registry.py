@@ -20,7 +20,7 @@ import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,8 @@ class Registered:
     forced: bool
     tags: Mapping[str, str]
     aliases: tuple[str, ...] = (CHALLENGER,)
+    #: alias -> the version it pointed to before this registration moved it (None: unset)
+    moved: Mapping[str, str | None] = field(default_factory=dict)
 
 
 def as_verdict(verdict: Any) -> Any:
@@ -273,6 +275,7 @@ def register(
         for key, value in version_tags.items():
             client.set_model_version_tag(name, version, key, value)
         aliases = tuple(dict.fromkeys((CHALLENGER, alias)))
+        moved = {each: _alias_version(client, name, each) for each in aliases}
         for each in aliases:
             client.set_registered_model_alias(name, each, version)
     return Registered(
@@ -282,7 +285,18 @@ def register(
         forced=not v.passed,
         tags=version_tags,
         aliases=aliases,
+        moved=moved,
     )
+
+
+def _alias_version(client: Any, name: str, alias: str) -> str | None:
+    """The version ``alias`` points to now, or ``None`` when it is not set."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
 
 
 def _data_kwargs(save_kwargs: Mapping[str, Any]) -> dict[str, Any]:

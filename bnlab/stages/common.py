@@ -93,7 +93,9 @@ def use_compile_cache() -> None:
     is a new process. Set at the entry points only (``BNLAB_JAX_CACHE=""`` turns it off);
     an explicit ``JAX_COMPILATION_CACHE_DIR`` wins.
     """
-    folder = os.environ.get("BNLAB_JAX_CACHE", str(Path.home() / ".cache" / "bnlab" / "jax"))
+    from bnlab.infer.compile_cache import default_cache_dir
+
+    folder = default_cache_dir()
     if folder:
         os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", folder)
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
