@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "promote": "bnlab.cli.registry",
     "monitor": "bnlab.cli.monitor",
     "serve": "bnlab.cli.serve",
+    "convert": "bnlab.cli.convert",
 }
 
 
