@@ -62,7 +62,7 @@ def assemble(nodes: list[RawNode], path: str, on_unsupported: OnUnsupported = "e
             f"{path}: dropped {len(other)} node(s) a Bayesian network cannot hold: "
             + ", ".join(f"{n.name} ({n.kind})" for n in other),
             UserWarning,
-            stacklevel=3,
+            stacklevel=5,  # the caller of read_network
         )
         nodes = [n for n in nodes if n.name not in dropped]
         for n in nodes:
