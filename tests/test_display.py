@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import bnlab
-from bnlab.errors import StructureError
 from bnlab.display import export
 from bnlab.display import svg as drawing
+from bnlab.errors import StructureError
 from bnlab.io.safexml import parse_xml
 from bnlab.learn import BootstrapResult
 

@@ -31,6 +31,7 @@ _NODE_W, _NODE_H, _DX, _DY, _PAD = 128.0, 40.0, 150.0, 92.0, 24.0
 
 
 def as_drawn_structure(obj: Any) -> Structure:
+    """The structure of a ``Structure``, ``BayesNet`` or ``Posterior``; a typed error if none."""
     s = getattr(obj, "structure", None)
     if isinstance(s, Structure):
         return s
