@@ -84,3 +84,22 @@ class ConfigError(BNError):
 
 class ArtifactError(BNError):
     """A saved model or posterior file that is malformed or has been tampered with."""
+
+
+class UnsupportedNodeError(ParseError):
+    """A node a discrete Bayesian network cannot hold (decision, utility, continuous, ...)."""
+
+    def __init__(
+        self, nodes: list[tuple[str, str, int | None]], *, path: str | None = None
+    ) -> None:
+        self.nodes = [(name, kind) for name, kind, _ in nodes]
+        shown = "; ".join(
+            f"{name!r} is a {kind} node" + (f" (line {line})" if line is not None else "")
+            for name, kind, line in nodes[:10]
+        ) + (" ..." if len(nodes) > 10 else "")
+        super().__init__(
+            f"{shown}: a discrete Bayesian network holds only discrete chance nodes. Remove "
+            "them in the tool that made the file, or read it with on_unsupported='drop' to "
+            "drop them with a warning.",
+            path=path,
+        )

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from bnlab.display.methods import Displayable
 from bnlab.errors import CPTError, CycleError, StructureError
 
 #: Absolute tolerance on the sum of each CPT row (files in the bnlearn repository round to
@@ -86,7 +87,7 @@ def topological_order(
     return tuple(order)
 
 
-class Structure:
+class Structure(Displayable):
     """A DAG over discrete variables with ordered states; no probabilities.
 
     Parameters
@@ -281,7 +282,7 @@ def _as_cpt(structure: Structure, variable: str, table: ArrayLike) -> NDArray[np
     return arr
 
 
-class BayesNet:
+class BayesNet(Displayable):
     """A structure with one conditional probability table per variable.
 
     Parameters

@@ -35,6 +35,7 @@ import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
 from bnlab.dirichlet import beta_hdi, dirichlet_draws, hdi_from_samples
+from bnlab.display.methods import Displayable
 from bnlab.errors import BNError, CPTError
 from bnlab.io.posterior_file import (
     FORMAT,
@@ -156,7 +157,7 @@ def _stats_dataset(stats_in: xr.Dataset | Mapping[str, ArrayLike] | None) -> xr.
     return ds.assign_coords(chain=np.arange(ds.sizes["chain"]), draw=np.arange(ds.sizes["draw"]))
 
 
-class Posterior:
+class Posterior(Displayable):
     """Posterior distribution of the CPTs of a structure (Dirichlet parameters or draws).
 
     Parameters

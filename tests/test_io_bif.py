@@ -326,13 +326,13 @@ def test_cycle_carries_the_file_name(tmp_path: Path) -> None:
 
 
 def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ParseError, match=r"unknown network file suffix.*\.bif, \.bif\.gz, \.json"):
-        read_network(tmp_path / "net.xdsl")
+    with pytest.raises(ParseError, match=r"unknown network file suffix.*\.bif, \.json, \.xml"):
+        read_network(tmp_path / "net.xlsx")
     with pytest.raises(ParseError, match="no such file"):
         read_network(tmp_path / "absent.bif")
     net = parse_bif(ROWS_BIF)
     with pytest.raises(BNError, match="unknown network file suffix"):
-        write_network(net, tmp_path / "net.net")
+        write_network(net, tmp_path / "net.xlsx")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -341,10 +341,10 @@ def test_write_is_atomic_and_leaves_nothing_on_error(tmp_path: Path) -> None:
     path = tmp_path / "net.bif"
     write_network(net, path)
     before = path.read_bytes()
-    bad = BayesNet(
-        variables=["has space"], states={"has space": ["a", "b"]}, cpts={"has space": [0.5, 0.5]}
+    bad = BayesNet(  # BIF escapes most names (issue 25), but not beyond U+FFFF
+        variables=["smile"], states={"smile": ["a\U0001f600", "b"]}, cpts={"smile": [0.5, 0.5]}
     )
-    with pytest.raises(BNError, match="cannot write variable name 'has space' to BIF"):
+    with pytest.raises(BNError, match="cannot escape the character"):
         write_network(bad, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.bif"]  # no temp file left

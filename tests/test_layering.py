@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("bnlab.errors", "bnlab.lazy", "bnlab.compat")),
-    ("model", ("bnlab.network", "bnlab.dirichlet", "bnlab.priors", "bnlab.data")),
+    ("model", ("bnlab.network", "bnlab.dirichlet", "bnlab.priors", "bnlab.data", "bnlab.display")),
     ("io", ("bnlab.io",)),
     ("posterior and counts", ("bnlab.posterior", "bnlab.sampling", "bnlab.counts")),
     ("engines", ("bnlab.infer", "bnlab.fitting", "bnlab.backends", "bnlab.learn")),

@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "promote": "bnlab.cli.registry",
     "monitor": "bnlab.cli.monitor",
     "serve": "bnlab.cli.serve",
+    "convert": "bnlab.cli.convert",
 }
 
 #: name -> the one line ``bnlab --help`` shows: the top-level help imports no subcommand

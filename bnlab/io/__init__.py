@@ -1,9 +1,10 @@
-"""Network files: BIF (``.bif``, ``.bif.gz``), bnlab's JSON format, examples, converters.
+"""Network files (BIF, JSON, XMLBIF, Hugin NET, UAI, XDSL, DSL), examples, converters.
 
-Reading and writing dispatch on the file suffix. :func:`write_network` is atomic: it
-writes a temp file in the target's folder and renames it, so a failed write leaves no
-partial file. Structure-only files (no CPTs) use the JSON format ``bnlab.structure``
-through :func:`read_structure` / :func:`write_structure`; see :mod:`bnlab.io.json_format`.
+Reading and writing dispatch on the file suffix or ``format=`` (:mod:`bnlab.io.formats`).
+:func:`write_network` is atomic: it writes a temp file in the target's folder and renames
+it, so a failed write leaves no partial file. Structure-only files (no CPTs) use the JSON
+format ``bnlab.structure`` through :func:`read_structure` / :func:`write_structure`; see
+:mod:`bnlab.io.json_format`.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import os
 from pathlib import Path
 
 from bnlab.errors import BNError, ParseError
-from bnlab.io import json_format
+from bnlab.io import json_format, uai
+from bnlab.io.assemble import OnUnsupported, check_on_unsupported
 from bnlab.io.bif import parse_bif
 from bnlab.io.bif_writer import format_bif
-from bnlab.io.convert import from_pgmpy, from_pyagrum, to_pgmpy, to_pyagrum
+from bnlab.io.convert import convert, from_pgmpy, from_pyagrum, to_pgmpy, to_pyagrum
 from bnlab.io.examples import list_examples, load_example
-from bnlab.io.files import atomic_write, decode, file_kind, gzip_bytes
+from bnlab.io.files import atomic_write, decode, gzip_bytes
+from bnlab.io.formats import detect, format_text, parse_text
 from bnlab.network import BayesNet, Structure
 
 __all__ = [
+    "convert",
     "format_bif",
     "from_pgmpy",
     "from_pyagrum",
@@ -36,23 +40,41 @@ __all__ = [
 ]
 
 
-def _read_text(path: str | os.PathLike[str], kind: str) -> str:
+def _read_text(path: str | os.PathLike[str], gzipped: bool) -> str:
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ParseError("no such file", path=str(path)) from None
     except IsADirectoryError:
         raise ParseError("is a folder, not a network file", path=str(path)) from None
-    return decode(data, str(path), gzipped=kind == "bif.gz")
+    return decode(data, str(path), gzipped=gzipped)
 
 
-def read_network(path: str | os.PathLike[str]) -> BayesNet:
-    """Read a network from a ``.bif``, ``.bif.gz`` or bnlab ``.json`` file.
+def read_network(
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    on_unsupported: OnUnsupported = "error",
+    names: uai.Names | str | os.PathLike[str] | None = None,
+) -> BayesNet:
+    """Read a network file: BIF, bnlab JSON, XMLBIF, Hugin NET, UAI, XDSL or DSL.
 
     Parameters
     ----------
     path
-        The file; its suffix selects the format.
+        The file; its suffix selects the format (see :mod:`bnlab.io.formats`); a trailing
+        ``.gz`` means gzip-compressed (all formats but JSON).
+    format
+        The format, overriding the suffix: ``bif``, ``json``, ``xmlbif``, ``net``, ``uai``,
+        ``xdsl`` or ``dsl``.
+    on_unsupported
+        What to do with decision, utility or continuous nodes (NET, XMLBIF, XDSL, DSL):
+        ``"error"`` (default) raises :class:`~bnlab.errors.UnsupportedNodeError` naming them;
+        ``"drop"`` drops them with a warning.
+    names
+        UAI only: names by position (a names file, a network or structure, or
+        ``[(name, states), ...]``); default: ``NAME.uai.names.json`` beside the file if it
+        exists, else ``var_0``, ``var_1`` ... with states ``0``, ``1`` ...
 
     Returns
     -------
@@ -62,7 +84,7 @@ def read_network(path: str | os.PathLike[str]) -> BayesNet:
     Raises
     ------
     ParseError
-        An unknown suffix, a missing file, or a malformed file (with the line number).
+        An unknown suffix, a missing file, or a malformed file (with the line or element).
     CPTError, StructureError
         A table that is not a distribution, or a cycle (the message names the file).
 
@@ -70,10 +92,14 @@ def read_network(path: str | os.PathLike[str]) -> BayesNet:
     --------
     >>> import bnlab
     >>> net = bnlab.read_network("alarm.bif.gz")  # doctest: +SKIP
+    >>> net = bnlab.read_network("model.xdsl")  # doctest: +SKIP
     """
-    kind = file_kind(path)
-    text = _read_text(path, kind)
-    if kind == "json":
+    fmt, gzipped = detect(path, format)
+    check_on_unsupported(on_unsupported)
+    if names is not None and fmt != "uai":
+        raise BNError("names= applies to UAI files only; the other formats carry names.")
+    text = _read_text(path, gzipped)
+    if fmt == "json":
         doc = json_format.loads(
             text, str(path), (json_format.NETWORK_FORMAT, json_format.STRUCTURE_FORMAT)
         )
@@ -83,20 +109,38 @@ def read_network(path: str | os.PathLike[str]) -> BayesNet:
                 path=str(path),
             )
         return json_format.network_from_dict(doc, str(path))
-    return parse_bif(text, str(path))
+    if fmt == "uai":
+        sidecar = uai.names_path(path)
+        if names is None and sidecar.is_file():
+            names = sidecar
+        return uai.parse_uai(text, str(path), names)
+    return parse_text(fmt, text, str(path), on_unsupported)
 
 
-def write_network(net: BayesNet, path: str | os.PathLike[str]) -> None:
-    """Write a network to ``.bif``, ``.bif.gz`` or bnlab ``.json``, atomically.
+def write_network(
+    net: BayesNet, path: str | os.PathLike[str], *, format: str | None = None
+) -> None:
+    """Write a network as BIF, bnlab JSON, XMLBIF, Hugin NET, UAI, XDSL or DSL, atomically.
 
     Numbers are written at full ``repr`` precision, so reading the file back gives an
-    equal network. ``.bif.gz`` files carry no time stamp (same network, same bytes).
+    equal network. Gzipped files (``.gz``) carry no time stamp (same network, same bytes).
+    Names a format cannot hold are escaped reversibly (:mod:`bnlab.io.names`). A UAI file
+    gets its names in ``NAME.uai.names.json`` beside it (unless they are the defaults).
+
+    Parameters
+    ----------
+    net
+        The network.
+    path
+        The file; its suffix selects the format unless ``format`` is given.
+    format
+        As for :func:`read_network`.
 
     Raises
     ------
     BNError
-        An unknown suffix, a value that is not a ``BayesNet`` (write a ``Structure`` with
-        :func:`write_structure`), or a name that BIF cannot hold.
+        An unknown suffix or format, or a value that is not a ``BayesNet`` (write a
+        ``Structure`` with :func:`write_structure`).
     """
     if not isinstance(net, BayesNet):
         hint = (
@@ -105,13 +149,18 @@ def write_network(net: BayesNet, path: str | os.PathLike[str]) -> None:
             else ""
         )
         raise BNError(f"write_network expects a BayesNet, got {type(net).__name__}.{hint}")
-    kind = file_kind(path, writing=True)
-    if kind == "json":
+    fmt, gzipped = detect(path, format, writing=True)
+    if fmt == "json":
         data = json_format.dumps(json_format.network_to_dict(net)).encode("utf-8")
+    elif fmt == "uai":
+        data = uai.format_uai(net).encode("utf-8")
     else:
-        data = format_bif(net).encode("utf-8")
-        if kind == "bif.gz":
-            data = gzip_bytes(data)
+        data = format_text(fmt, net).encode("utf-8")
+    if gzipped:
+        data = gzip_bytes(data)
+    if fmt == "uai" and not uai.has_default_names(net):
+        names = json_format.dumps(uai.names_doc(net)).encode("utf-8")
+        atomic_write(uai.names_path(path), names)
     atomic_write(path, data)
 
 
@@ -123,10 +172,9 @@ def read_structure(path: str | os.PathLike[str]) -> Structure:
     ParseError
         As for :func:`read_network`.
     """
-    kind = file_kind(path)
-    if kind != "json":
+    if detect(path)[0] != "json":
         return read_network(path).structure
-    text = _read_text(path, kind)
+    text = _read_text(path, False)
     doc = json_format.loads(
         text, str(path), (json_format.STRUCTURE_FORMAT, json_format.NETWORK_FORMAT)
     )
@@ -147,7 +195,7 @@ def write_structure(structure: Structure | BayesNet, path: str | os.PathLike[str
         raise BNError(
             f"write_structure expects a Structure or BayesNet, got {type(structure).__name__}."
         )
-    if file_kind(path, writing=True) != "json":
+    if detect(path, writing=True)[0] != "json":
         raise BNError(
             f"structures are written as .json only (BIF needs CPTs), got {Path(path).name!r}; "
             "use write_network for a BayesNet."

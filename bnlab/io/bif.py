@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from bnlab.errors import CPTError, ParseError, StructureError
 from bnlab.io.files import with_message, with_path
+from bnlab.io.names import unescape_network
 from bnlab.network import BayesNet, Structure, _as_cpt
 
 _TOKEN = re.compile(
@@ -480,7 +481,7 @@ def parse_bif(text: str, path: str = "<string>") -> BayesNet:
         raise with_path(err, path) from err
     cpts = {v: _table(lx, by_child[v], states) for v in order}
     try:
-        return BayesNet(cpts=cpts, structure=structure)
+        return unescape_network(BayesNet(cpts=cpts, structure=structure))
     except CPTError as err:
         for name in order:  # find the table at fault to name its line
             try:

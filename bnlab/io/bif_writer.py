@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bnlab.errors import BNError
+from bnlab.io.names import escape_bif_word
 from bnlab.network import BayesNet
 
 #: a name the writer can emit as a bare BIF word and the reader reads back unchanged
@@ -24,19 +25,23 @@ def format_bif(net: BayesNet, name: str = "unknown") -> str:
     """Write a network as BIF text.
 
     Numbers are written with ``repr``, the shortest text that reads back to the same
-    float, so ``parse_bif(format_bif(net))`` equals ``net`` exactly. Roots get a ``table``
-    line; other variables one labelled row per parent configuration, in row-major order.
+    float, so ``parse_bif(format_bif(net))`` equals ``net`` exactly. Names that are not
+    plain BIF words (``Asy/Patch``, ``<5``, ``has space``) are escaped reversibly
+    (``Asy_x002F_Patch``; see :func:`bnlab.io.names.escape_bif_word`), so pyAgrum and
+    pgmpy can read every file bnlab writes, and bnlab reads the names back unchanged.
+    Roots get a ``table`` line; other variables one labelled row per parent configuration,
+    in row-major order.
 
     Raises
     ------
     BNError
-        A variable or state name that BIF cannot hold (use the JSON format instead).
+        A network name that BIF cannot hold, or an empty name.
     """
     _check_name(name, "network name")
-    for v in net.variables:
-        _check_name(v, "variable name")
-        for s in net.states[v]:
-            _check_name(s, f"state name of {v!r}")
+    if any(escape_bif_word(v, variable=True) != v for v in net.variables) or any(
+        escape_bif_word(s, variable=False) != s for v in net.variables for s in net.states[v]
+    ):
+        net = _escaped(net)
     out = [f"network {name} {{\n}}\n"]
     for v in net.variables:
         states = ", ".join(net.states[v])
@@ -60,6 +65,17 @@ def format_bif(net: BayesNet, name: str = "unknown") -> str:
         )
         out.append("}\n")
     return "".join(out)
+
+
+def _escaped(net: BayesNet) -> BayesNet:
+    """``net`` with every name escaped into a BIF word (:func:`escape_bif_word`)."""
+    e = {v: escape_bif_word(v, variable=True) for v in net.variables}
+    return BayesNet(
+        [e[v] for v in net.variables],
+        {e[v]: [escape_bif_word(s, variable=False) for s in net.states[v]] for v in net.variables},
+        {e[v]: [e[p] for p in net.parents[v]] for v in net.variables},
+        {e[v]: net.cpt(v) for v in net.variables},
+    )
 
 
 def _row_labels(parent_states: list[tuple[str, ...]]) -> list[str]:

@@ -1,4 +1,7 @@
-"""Converters between bnlab networks and pgmpy / pyAgrum models.
+"""Converters: a network file to another format, and bnlab networks to/from pgmpy / pyAgrum.
+
+:func:`convert` reads any network file and writes it in the format of the target's
+suffix (``bnlab convert IN OUT`` on the command line).
 
 pgmpy and pyAgrum are optional: each function imports its library when called.
 
@@ -13,12 +16,49 @@ Layouts (bnlab's is ``(*parent cards, card)``, first parent slowest):
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 
 from bnlab.errors import BackendError, BNError, StructureError
 from bnlab.network import BayesNet
+
+
+def convert(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    *,
+    source_format: str | None = None,
+    target_format: str | None = None,
+    on_unsupported: str = "error",
+) -> BayesNet:
+    """Read a network file and write it in another format (each chosen by suffix).
+
+    Parameters
+    ----------
+    source, target
+        The files; their suffixes select the formats (see :mod:`bnlab.io.formats`).
+    source_format, target_format
+        Formats overriding the suffixes.
+    on_unsupported
+        ``"error"`` or ``"drop"``: decision, utility or continuous nodes in ``source``.
+
+    Returns
+    -------
+    BayesNet
+        The network, as read.
+
+    Examples
+    --------
+    >>> from bnlab.io import convert
+    >>> convert("model.xdsl", "model.net")  # doctest: +SKIP
+    """
+    from bnlab.io import read_network, write_network
+
+    net = read_network(source, format=source_format, on_unsupported=on_unsupported)  # type: ignore[arg-type]
+    write_network(net, target, format=target_format)
+    return net
 
 
 def _need(module: str, extra: str) -> Any:

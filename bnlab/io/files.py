@@ -54,7 +54,7 @@ def decode(data: bytes, path: str, *, gzipped: bool) -> str:
         except (OSError, EOFError, zlib.error) as err:
             raise ParseError(
                 f"not a valid gzip file ({err}); the file may be truncated or not compressed "
-                "(rename it to .bif if it is plain text)",
+                "(drop the .gz from its name if it is plain text)",
                 path=path,
             ) from None
     try:

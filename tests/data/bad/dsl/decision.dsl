@@ -1,0 +1,8 @@
+net x
+{
+  node Treat
+  {
+    TYPE = LIST;
+    DEFINITION = { NAMESTATES = (yes, no); };
+  };
+};

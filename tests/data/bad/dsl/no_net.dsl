@@ -1,0 +1,4 @@
+node A
+{
+  TYPE = CPT;
+};

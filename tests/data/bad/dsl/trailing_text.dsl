@@ -1,0 +1,9 @@
+net x
+{
+  node A
+  {
+    TYPE = CPT;
+    DEFINITION = { NAMESTATES = (yes, no); PROBABILITIES = (0.5, 0.5); };
+  };
+};
+extra
