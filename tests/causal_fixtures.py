@@ -144,6 +144,7 @@ def pyagrum_model(structure: Structure, observed: list[str], latents: list[str])
     for a, b in structure.edges:
         if a in observed and b in observed:
             bn.addArc(a, b)
+    bn.generateCPTs()  # pyAgrum evaluates the formulas it finds: give it positive CPTs
     lat = [(u, [c for c in structure.variables if u in structure.parents[c]]) for u in latents]
     with warnings.catch_warnings():  # a warning raised inside the SWIG call segfaults
         warnings.simplefilter("ignore")

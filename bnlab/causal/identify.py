@@ -177,4 +177,10 @@ def _idc(g: CausalGraph, ys: frozenset[str], xs: frozenset[str], zs: frozenset[s
     top = Prob(frozenset(g.nodes))
     joint = _id(ys | frozenset(z), frozenset(x), top, g)
     expr = ratio(joint, marginal(joint, ys)) if z else joint
+    # line 3 may intervene on variables that cannot affect y: the formula is the same for
+    # every value of them in every model of the graph; average them over their observed
+    # distribution (zero-probability values get no weight)
+    extra = expr.free - (ys | xs | zs)
+    if extra:
+        expr = marginal(product([Prob(extra), expr]), extra)
     return Formula(ys, xs, zs, expr)
