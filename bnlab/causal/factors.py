@@ -174,6 +174,9 @@ def evaluate_formula(formula: Any, model: Any, *, draws: int = 1000, seed: int =
     missing = sorted(formula.variables - set(s.variables))
     if missing:
         raise BNError(f"the formula reads {missing}, which are not variables of the model.")
-    engine = Engine(model) if isinstance(model, BayesNet) else Engine(model, draws=draws, seed=seed)
+    if isinstance(model, BayesNet):
+        engine = Engine(model)
+    else:
+        engine = Engine(model, draws=draws, seed=seed)
     order = [v for v in s.variables if v in formula.variables]
     return evaluate(formula.expr, joint_table(engine, order))
