@@ -126,11 +126,25 @@ def quiet(fn, *args, **kwargs):  # noqa: ANN001, ANN201
         return fn(*args, **kwargs)
 
 
+_WARMED: list[object] = []
+
+
 def import_pyagrum():  # noqa: ANN201
-    # the SWIG module warns at import; under filterwarnings=error that segfaults in its init
+    """pyAgrum, imported and its causal types first used with warnings ignored.
+
+    Its SWIG modules warn when imported and when a type is first used; under
+    filterwarnings=error that warning is raised inside the extension and segfaults.
+    """
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         import pyagrum as gum
+
+        if not _WARMED:
+            bn = gum.fastBN("A->B")
+            cm = gum.CausalModel(bn, [("U", ["A", "B"])], True)
+            _WARMED.extend([bn, cm, gum.causalImpact(cm, on="B", doing="A")])
+            _WARMED.append(gum.counterfactual(cm, on="B", whatif="A", profile={"A": "0"}))
+            _WARMED.append(gum.DoorCriteria.enumerateBackdoorSets(cm.causalDAG(), 0, 1))
     return gum
 
 
