@@ -104,9 +104,7 @@ def observed_marginal(net: BayesNet, observed: list[str]) -> BayesNet:
     for i, v in enumerate(keep):
         m = marg.sum(axis=tuple(range(i + 1, len(keep))))
         cpts[v] = m / m.sum(axis=-1, keepdims=True)
-    return BayesNet(
-        structure=Structure(keep, {v: s.states[v] for v in keep}, parents), cpts=cpts
-    )
+    return BayesNet(structure=Structure(keep, {v: s.states[v] for v in keep}, parents), cpts=cpts)
 
 
 def pgmpy_inference(structure: Structure, latents: list[str]):  # noqa: ANN201

@@ -37,7 +37,9 @@ def test_effect_on_a_network_equals_enumeration(seed: int, kind: str) -> None:
     rng = np.random.default_rng(seed)
     x, y, w = (str(v) for v in rng.choice(obs, size=3, replace=False))
     out = causal.effect(net, x, y, treated="a", control="c", outcome_state="b", kind=kind)
-    assert out["mean"].iloc[0] == pytest.approx(_truth(net, x, y, "a", "c", "b", kind), rel=1e-9, abs=1e-12)
+    assert out["mean"].iloc[0] == pytest.approx(
+        _truth(net, x, y, "a", "c", "b", kind), rel=1e-9, abs=1e-12
+    )
     assert (out["lower"] == out["mean"]).all() and (out["upper"] == out["mean"]).all()
     # conditional effects: one row per subgroup, each the enumerated P(y | do(x), w)
     rows = [{w: st_} for st_ in ("a", "b", "c")]

@@ -43,8 +43,15 @@ def test_bad_questions_are_refused(override: str, match: str) -> None:
 def test_metrics_and_report_table() -> None:
     net = bnlab.load_example("asia")
     post = bnlab.fit(net.structure, bnlab.sample(net, 2000, seed=0))
-    q = EffectQuestion(name="smoke_dysp", treatment="smoke", outcome="dysp", treated="yes",
-                       control="no", outcome_state="yes", kind="ate", given={"asia": "no"})  # fmt: skip
+    q = EffectQuestion(
+        name="smoke_dysp",
+        treatment="smoke",
+        outcome="dysp",
+        treated="yes",
+        control="no",
+        outcome_state="yes",
+        given={"asia": "no"},
+    )
     metrics = effect_metrics(post, [q], draws=100, interval=0.9, seed=0)
     assert set(metrics) == {f"causal.smoke_dysp.{k}" for k in ("mean", "lower", "upper")}
     assert metrics["causal.smoke_dysp.lower"] < metrics["causal.smoke_dysp.mean"]

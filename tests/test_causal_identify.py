@@ -38,9 +38,7 @@ def _check_numbers(formula, net, observed, x, y, z=None) -> None:  # noqa: ANN00
     arr = value.aligned(axes)[0]
     for idx in product(*[range(s.cards[v]) for v in axes]):
         states = {v: s.states[v][i] for v, i in zip(axes, idx, strict=True)}
-        truth = prob(
-            net, y, states[y], given={z: states[z]} if z else None, do={x: states[x]}
-        )
+        truth = prob(net, y, states[y], given={z: states[z]} if z else None, do={x: states[x]})
         got = arr[tuple(i if arr.shape[k] > 1 else 0 for k, i in enumerate(idx))]
         assert got == pytest.approx(truth, abs=1e-9), (states, str(formula))
 

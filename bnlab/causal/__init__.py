@@ -3,10 +3,10 @@
 ::
 
     from bnlab import causal
-    causal.backdoor_sets(structure, "T", "Y", latent=[("T", "Y")])   # minimal sets, sorted
-    causal.identify(structure, "T", "Y", latent=["U"])                # Formula or NotIdentifiableError
-    causal.effect(post, "T", "Y", treated="a", control="b", outcome_state="y")   # mean, lower, upper
-    causal.counterfactual(post, {"T": "a", "Y": "y"}, {"T": "b"}, "Y")            # per state
+    causal.backdoor_sets(structure, "T", "Y", latent=[("T", "Y")])  # minimal sets, sorted
+    causal.identify(structure, "T", "Y", latent=["U"])  # Formula or NotIdentifiableError
+    causal.effect(post, "T", "Y", treated="a", control="b", outcome_state="y")  # mean, lower, upper
+    causal.counterfactual(post, {"T": "a", "Y": "y"}, {"T": "b"}, "Y")  # one row per state
 
 Latent confounders are declared with ``latent=``: names of unobserved variables of the
 structure (projected out) and/or pairs ``(a, b)`` of observed variables that share an

@@ -65,8 +65,11 @@ def _backdoor_ok(g: CausalGraph, cut: CausalGraph, x: str, y: str, z: frozenset[
 
 
 def _backdoor_candidates(g: CausalGraph, x: str, y: str) -> list[str]:
-    """Observed ancestors of ``{x, y}`` that are not descendants of ``x`` (minimal back-door
-    sets lie among them: a minimal separator consists of ancestors of the separated sets)."""
+    """Observed ancestors of ``{x, y}`` that are not descendants of ``x``.
+
+    Minimal back-door sets lie among them: a minimal separator consists of ancestors of the
+    separated sets.
+    """
     pool = g.ancestors({x, y}) - g.descendants({x}) - {y}
     return [v for v in g.nodes if v in pool]
 
@@ -141,9 +144,7 @@ def minimal_backdoor_set(
     cut = g.cut_outgoing({x})
     candidates = _backdoor_candidates(g, x, y)
     if len(candidates) <= MAX_CANDIDATES:
-        sets = _minimal_sets(
-            candidates, lambda z: _backdoor_ok(g, cut, x, y, z), "back-door"
-        )
+        sets = _minimal_sets(candidates, lambda z: _backdoor_ok(g, cut, x, y, z), "back-door")
         return sets[0] if sets else None
     z = frozenset(candidates)
     if not _backdoor_ok(g, cut, x, y, z):

@@ -25,7 +25,7 @@ point value (``lower == upper == mean``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ from bnlab.network import BayesNet, Structure
 
 Kind = Literal["ate", "rr", "or"]
 KINDS = ("ate", "rr", "or")
-Given = Mapping[str, Any] | Sequence[Mapping[str, Any]] | pd.DataFrame | None
+Given: TypeAlias = Mapping[str, Any] | Sequence[Mapping[str, Any]] | pd.DataFrame | None
 
 
 def _given_rows(given: Given) -> tuple[list[dict[str, str]], pd.Index | None]:
@@ -198,8 +198,9 @@ def _by_formula(
             at(3 + k, states_index(s.states, v, row[v], f"given {v}"))
             for k, v in enumerate(given_vars)
         )
-        p1[:, r] = arr[(slice(None), at(1, y_idx), at(2, t_idx), *w_idx)]
-        p0[:, r] = arr[(slice(None), at(1, y_idx), at(2, c_idx), *w_idx)]
+        key: tuple[Any, ...] = (slice(None), *w_idx)
+        p1[:, r] = arr[:, at(1, y_idx), at(2, t_idx)][key]
+        p0[:, r] = arr[:, at(1, y_idx), at(2, c_idx)][key]
     return p1, p0
 
 

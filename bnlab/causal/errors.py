@@ -38,6 +38,7 @@ class NotIdentifiableError(BNError):
             f"P({', '.join(self.outcome)} | do({', '.join(self.treatment)})) is not identifiable "
             f"from the observed variables: the graph has a hedge, F = {{{', '.join(f)}}} and "
             f"F' = {{{', '.join(f_prime)}}} (two C-forests with the same roots, F' inside F; F "
-            "holds treatment variables, F' none). Measure one of the latent confounders inside F, or add an "
-            "observed mediator between the treatment and the outcome, then ask again."
+            "holds treatment variables, F' none). Measure one of the latent confounders inside "
+            "F, or add an observed mediator between the treatment and the outcome, then ask "
+            "again."
         )

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from bnlab.causal.formula import Expr, Prob, Product, Ratio, Sum
+from bnlab.causal.formula import Expr, Prob, Product, Sum
 from bnlab.errors import BNError
 
 #: Largest joint table (configurations x draws) :func:`joint_table` builds.

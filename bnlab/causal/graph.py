@@ -137,8 +137,10 @@ class CausalGraph:
 
     # -- separation ------------------------------------------------------------------------
     def m_separated(self, xs: Iterable[str], ys: Iterable[str], zs: Iterable[str] = ()) -> bool:
-        """Whether ``xs`` and ``ys`` are m-separated given ``zs`` (d-separation on the DAG
-        with one explicit latent root per bidirected edge)."""
+        """Whether ``xs`` and ``ys`` are m-separated given ``zs``.
+
+        That is d-separation on the DAG with one explicit latent root per bidirected edge.
+        """
         parents: dict[Any, set[Any]] = {v: set(self.parents[v]) for v in self.nodes}
         for pair in self.bidirected:
             u = ("latent", pair)  # a key no variable name can equal

@@ -54,7 +54,9 @@ def effect_metrics(
     return out
 
 
-def effects_table(metrics: Mapping[str, Any], questions: Iterable[Mapping[str, Any]] = ()) -> pd.DataFrame:
+def effects_table(
+    metrics: Mapping[str, Any], questions: Iterable[Mapping[str, Any]] = ()
+) -> pd.DataFrame:
     """The report's table from ``causal.<name>.<stat>`` metrics (and the questions, if known)."""
     known = {str(q.get("name")): q for q in questions}
     rows: dict[str, dict[str, Any]] = {}
