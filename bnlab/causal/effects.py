@@ -25,7 +25,7 @@ point value (``lower == upper == mean``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ from bnlab.network import BayesNet, Structure
 
 Kind = Literal["ate", "rr", "or"]
 KINDS = ("ate", "rr", "or")
-Given: TypeAlias = Mapping[str, Any] | Sequence[Mapping[str, Any]] | pd.DataFrame | None
+type Given = Mapping[str, Any] | Sequence[Mapping[str, Any]] | pd.DataFrame | None
 
 
 def _given_rows(given: Given) -> tuple[list[dict[str, str]], pd.Index | None]:
