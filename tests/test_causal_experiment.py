@@ -8,9 +8,9 @@ import pytest
 
 import bnlab
 from bnlab.causal.questions import effect_metrics, effects_table
-from bnlab.config import EffectQuestion, validate
+from bnlab.ops.config import EffectQuestion, validate
 from bnlab.errors import ConfigError
-from bnlab.experiment import compose
+from bnlab.ops.experiment import compose
 from bnlab.report import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
