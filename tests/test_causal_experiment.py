@@ -8,8 +8,8 @@ import pytest
 
 import bnlab
 from bnlab.causal.questions import effect_metrics, effects_table
-from bnlab.ops.config import EffectQuestion, validate
 from bnlab.errors import ConfigError
+from bnlab.ops.config import EffectQuestion, validate
 from bnlab.ops.experiment import compose
 from bnlab.report import build_report
 
@@ -61,3 +61,29 @@ def test_metrics_and_report_table() -> None:
     page = build_report(structure=net.structure, causal_effects=table)
     assert "Causal effects" in page and "smoke_dysp" in page
     assert "Causal effects" not in build_report(structure=net.structure)
+
+
+def test_evaluate_step_answers_the_questions() -> None:
+    from bnlab.ops.config import CausalConfig, DatasetConfig, EvaluateConfig, ExperimentConfig
+    from bnlab.stages.evaluate import evaluate_model
+
+    net = bnlab.load_example("asia")
+    post = bnlab.fit(net.structure, bnlab.sample(net, 2000, seed=0))
+    q = EffectQuestion(
+        name="smoke_dysp",
+        treatment="smoke",
+        outcome="dysp",
+        treated="yes",
+        control="no",
+        outcome_state="yes",
+        kind="rr",
+    )
+    cfg = ExperimentConfig(
+        dataset=DatasetConfig(name="asia", network="asia"),
+        evaluate=EvaluateConfig(targets=[], draws=50, example_rows=0, explain_rows=0),
+        causal=CausalConfig(questions=[q]),
+    )
+    ev = evaluate_model(cfg, net.structure, post, bnlab.sample(net, 300, seed=1), None)
+    mean = ev.metrics["causal.smoke_dysp.mean"]
+    assert ev.metrics["causal.smoke_dysp.lower"] < mean < ev.metrics["causal.smoke_dysp.upper"]
+    assert mean > 1.0  # smoking raises the risk of dyspnoea
