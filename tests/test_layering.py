@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("io", ("bnlab.io",)),
     ("posterior and counts", ("bnlab.posterior", "bnlab.sampling", "bnlab.counts")),
     ("engines", ("bnlab.infer", "bnlab.fitting", "bnlab.backends", "bnlab.learn")),
-    ("analysis", ("bnlab.evaluate", "bnlab.explain", "bnlab.monitor")),
+    ("analysis", ("bnlab.evaluate", "bnlab.explain", "bnlab.monitor", "bnlab.causal")),
     ("report", ("bnlab.report",)),
     ("operations", ("bnlab.ops", "bnlab.mlflow", "bnlab.stages")),
     ("commands", ("bnlab.cli",)),

@@ -164,6 +164,29 @@ class ComputeConfig:
 
 
 @dataclass
+class EffectQuestion:
+    """One causal effect the evaluate step answers (:func:`bnlab.causal.effect`)."""
+
+    name: str = ""
+    treatment: str = ""
+    outcome: str = ""
+    treated: str = ""
+    control: str = ""
+    outcome_state: str = ""
+    kind: str = "ate"
+    given: dict[str, str] = field(default_factory=dict)
+    latent: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class CausalConfig:
+    """Causal effect questions of an experiment (``conf/causal/``); none by default."""
+
+    draws: int | None = None
+    questions: list[EffectQuestion] = field(default_factory=list)
+
+
+@dataclass
 class ExperimentConfig:
     """One experiment: data, structure, prior, backend, evaluation, gate, export, tracking."""
 
@@ -178,6 +201,7 @@ class ExperimentConfig:
     export: ExportConfig = field(default_factory=ExportConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
+    causal: CausalConfig = field(default_factory=CausalConfig)
 
 
 def register_schema() -> None:
@@ -499,6 +523,32 @@ def _check_compute(c: ComputeConfig) -> None:
         )
 
 
+def _check_causal(c: CausalConfig, variables: set[str] | None) -> None:
+    if c.draws is not None and c.draws < 1:
+        raise ConfigError(f"causal.draws={c.draws} must be >= 1 (or null for evaluate.draws).")
+    seen: set[str] = set()
+    for i, q in enumerate(c.questions):
+        key = f"causal.questions[{i}]"
+        for name in ("name", "treatment", "outcome", "treated", "control", "outcome_state"):
+            if not getattr(q, name):
+                raise ConfigError(f"{key}.{name} is empty; every effect question needs it.")
+        if q.name in seen or not q.name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(
+                f"{key}.name={q.name!r} must be unique and use letters, digits, '-' or '_' "
+                "(it names the metrics causal.<name>.mean/lower/upper)."
+            )
+        seen.add(q.name)
+        _choice(q.kind, ("ate", "rr", "or"), f"{key}.kind")
+        names = {q.treatment, q.outcome, *q.given}
+        names |= {str(v) for v in q.latent if isinstance(v, str)}
+        unknown = sorted(names - variables) if variables is not None else []
+        if unknown:
+            raise ConfigError(
+                f"{key} names {unknown}, which are not variables of the dataset; fix the "
+                "question in conf/causal/."
+            )
+
+
 def _dataset_variables(d: DatasetConfig, root: Path) -> set[str] | None:
     if d.schema:
         return set(d.schema)
@@ -572,6 +622,8 @@ def validate(
     _check_rest(typed)
     _check_compute(typed.compute)
     _check_names(typed, base)
+    if typed.causal.questions or typed.causal.draws is not None:
+        _check_causal(typed.causal, _dataset_variables(typed.dataset, base))
     return typed
 
 

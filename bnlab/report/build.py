@@ -21,6 +21,7 @@ from bnlab.io.files import atomic_path
 from bnlab.network import BayesNet, Structure
 from bnlab.report import html as h
 from bnlab.report import sections
+from bnlab.report.causal import with_effects
 from bnlab.report.explanations import QueryExplanation, explanations_from_json
 from bnlab.report.monitoring import monitor_section
 from bnlab.report.paths import FILES, REPORT_NAME, ExperimentFiles, ExperimentPaths
@@ -67,6 +68,7 @@ def build_report(
     coverage: pd.DataFrame | Mapping[str, Any] | None = None,
     ppc: Any | None = None,
     queries: pd.DataFrame | None = None,
+    causal_effects: pd.DataFrame | None = None,
     explanations: Sequence[QueryExplanation] | None = None,
     monitor: Mapping[str, Any] | None = None,
     provenance: Mapping[str, Any] | None = None,
@@ -107,6 +109,9 @@ def build_report(
         :func:`bnlab.evaluate.predictive_checks` output or its ``table``.
     queries
         Example queries with intervals (:func:`bnlab.report.example_queries` output).
+    causal_effects
+        Declared causal effects (:func:`bnlab.causal.questions.effects_table`), shown with
+        the example queries.
     explanations
         Explained example queries (:func:`bnlab.report.explanations.explain_examples`).
     monitor
@@ -146,7 +151,7 @@ def build_report(
         sections.calibration_section(calibration, calibration_curve, interval),
         sections.coverage_section(coverage),
         sections.ppc_section(ppc, interval),
-        sections.queries_section(queries),
+        with_effects(sections.queries_section(queries), causal_effects),
         sections.explanations_section(explanations, interval),
         monitor_section(monitor),
         sections.provenance_section(prov),
@@ -275,6 +280,13 @@ def load_experiment(
             raise ArtifactError(f"cannot read {p.config} as YAML ({err}).") from None
     if provenance:
         kw["provenance"] = provenance
+    if p.metrics.exists():
+        from bnlab.causal.questions import effects_table
+
+        questions = ((provenance.get("config") or {}).get("causal") or {}).get("questions") or []
+        effects = effects_table(_read_json(p.metrics), questions)
+        if len(effects):
+            kw["causal_effects"] = effects
     return kw
 
 

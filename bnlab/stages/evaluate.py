@@ -171,6 +171,15 @@ def evaluate_model(
         seed=cfg.seed,
         answers=queries,
     )
+    if cfg.causal.questions:  # conf/causal/: effects with intervals, as causal.<name>.* metrics
+        from bnlab.causal.questions import effect_metrics
+
+        draws = cfg.causal.draws or e.draws
+        metrics.update(
+            effect_metrics(
+                post, cfg.causal.questions, draws=draws, interval=e.interval, seed=cfg.seed
+            )
+        )
     diagnostics = evaluate.mcmc_diagnostics(post)  # None for a conjugate posterior
     if diagnostics is not None:
         metrics.update({f"mcmc.{k}": float(v) for k, v in diagnostics.items()})
