@@ -40,7 +40,9 @@ SUMMARIES: dict[str, str] = {
     "promote": "move the champion alias to a model version",
     "monitor": "check a new batch against a model's posterior (drift, surprise, data quality)",
     "serve": "serve a bnlab model over HTTP with Prometheus metrics and probes",
-    "convert": "convert a network file (.bif .json .xml .xmlbif .bifxml .net .uai .xdsl .dsl, + .gz)",
+    "convert": (
+        "convert a network file (.bif .json .xml .xmlbif .bifxml .net .uai .xdsl .dsl, + .gz)"
+    ),
 }
 
 
