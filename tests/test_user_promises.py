@@ -56,3 +56,29 @@ def test_monitor_of_an_alias_that_is_not_set_is_a_typed_error(
     err = capsys.readouterr().err
     assert code == 2
     assert "bnlab-asia@champion" in err and "bnlab promote" in err and "Traceback" not in err
+
+
+def test_compose_check_accepts_what_dvc_exp_run_wrote_and_refuses_bad_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `dvc exp run -S prior.ess=10` params.yaml is conf/ plus an override: `make run`'s
+    check accepts it (naming the override); a refused value or a stray edit is stale."""
+    import yaml
+
+    from bnlab.cli.main import compose_params, main
+
+    params = tmp_path / "params.yaml"
+    check = ["compose", "--check", "-o", str(params), "--config-dir", str(CONF)]
+    compose_params(params, ["prior.ess=10"], CONF)
+    assert main(check) == 0
+    assert "overrides prior.ess=10" in capsys.readouterr().out
+    doc = yaml.safe_load(params.read_text())
+    doc["prior"]["ess"] = "abc"  # what a refused `dvc exp run -S prior.ess=abc` leaves
+    params.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert main(check) == 1
+    assert "prior.ess" in capsys.readouterr().err
+    doc["prior"]["unknown_key"] = 1
+    params.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert main(check) == 1
+    compose_params(params, [], CONF)
+    assert main(check) == 0

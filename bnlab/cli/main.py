@@ -85,20 +85,76 @@ def _compose(args: argparse.Namespace) -> int:
     return 0
 
 
+def leaf_overrides(base: Any, current: Any, prefix: str = "") -> list[str] | None:
+    """Hydra overrides ``key=value`` that turn the mapping ``base`` into ``current``.
+
+    ``None`` when ``current`` has keys ``base`` lacks or drops some (no plain override
+    gives that).
+    """
+    import json
+
+    if not isinstance(base, dict) or not isinstance(current, dict):
+        return None if isinstance(base, dict) != isinstance(current, dict) else []
+    if set(base) != set(current):
+        return None
+    out: list[str] = []
+    for key in base:
+        name = f"{prefix}{key}"
+        if isinstance(base[key], dict):
+            deeper = leaf_overrides(base[key], current[key], f"{name}.")
+            if deeper is None:
+                return None
+            out += deeper
+        elif base[key] != current[key]:
+            out.append(f"{name}={json.dumps(current[key])}")
+    return out
+
+
 def _check(args: argparse.Namespace) -> int:
-    """``bnlab compose --check``: exit 1 when params.yaml differs from what conf/ composes to."""
+    """``bnlab compose --check``: exit 1 when params.yaml is not what conf/ composes to.
+
+    A params.yaml that ``dvc exp run -S key=value`` wrote — conf/ composed with overrides —
+    is accepted when those overrides compose and validate to exactly that file: the
+    experiment's parameters stay, and the check says which they are.
+    """
     import tempfile
 
+    import yaml
+
+    current = Path(args.output)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = compose_params(Path(tmp) / "params.yaml", args.overrides, args.config_dir)
-        current = Path(args.output)
-        if not current.is_file() or current.read_bytes() != fresh.read_bytes():
+        if current.is_file() and current.read_bytes() == fresh.read_bytes():
+            print(f"bnlab: {args.output} is up to date with conf/")
+            return 0
+        stale = f"bnlab: {current} is out of date with conf/; run `bnlab compose` to update it."
+        if not current.is_file():
+            print(stale, file=sys.stderr)
+            return 1
+        extra = leaf_overrides(
+            yaml.safe_load(fresh.read_text()), yaml.safe_load(current.read_text())
+        )
+        if not extra:
+            print(stale, file=sys.stderr)
+            return 1
+        try:
+            again = compose_params(
+                Path(tmp) / "again.yaml", [*args.overrides, *extra], args.config_dir
+            )
+        except BNError as err:
             print(
-                f"bnlab: {current} is out of date with conf/; run `bnlab compose` to update it.",
+                f"bnlab: {current} holds values conf/ refuses ({' '.join(extra)}): "
+                f"{' '.join(str(err).split())} Run `bnlab compose` to reset it.",
                 file=sys.stderr,
             )
             return 1
-    print(f"bnlab: {args.output} is up to date with conf/")
+        if again.read_bytes() != current.read_bytes():
+            print(stale, file=sys.stderr)
+            return 1
+    print(
+        f"bnlab: {args.output} is conf/ with the overrides {' '.join(extra)} "
+        "(as `dvc exp run -S` writes them); `bnlab compose` resets it to conf/."
+    )
     return 0
 
 
