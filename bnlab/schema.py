@@ -270,6 +270,28 @@ class Schema:
         unseen: Literal["raise", "nan"] = "raise",
     ) -> tuple[pd.DataFrame, EncodeReport]:
         """:meth:`encode` without the warning, plus an :class:`EncodeReport`."""
+        codes, present, report = self.encode_codes(data, partial=partial, unseen=unseen)
+        out = {
+            col.name: pd.Categorical.from_codes(
+                codes[:, j], dtype=pd.CategoricalDtype(list(col.states), ordered=False)
+            )
+            for j, col in enumerate(self.columns)
+            if present[j]
+        }
+        return pd.DataFrame(out, index=data.index), report
+
+    def encode_codes(
+        self,
+        data: pd.DataFrame,
+        *,
+        partial: bool = False,
+        unseen: Literal["raise", "nan"] = "raise",
+    ) -> tuple[NDArray[np.int64], NDArray[np.bool_], EncodeReport]:
+        """Integer codes ``(rows, variables)`` in :attr:`variables` order, ``-1`` = missing.
+
+        Returns the codes, which schema columns the frame has (absent ones are all ``-1``,
+        only with ``partial``) and the :class:`EncodeReport`; see :meth:`encode`.
+        """
         if not isinstance(data, pd.DataFrame):
             raise SchemaError(
                 f"expected a pandas DataFrame, got {type(data).__name__}; build one with "
@@ -281,12 +303,14 @@ class Schema:
                 f"column(s) {absent} are in the schema but not in the data; add them (all "
                 "missing if never observed) or drop them from the schema (declare `drop`)."
             )
-        out: dict[str, pd.Categorical] = {}
+        out = np.full((len(data), len(self.columns)), -1, dtype=np.int64)
+        present = np.zeros(len(self.columns), dtype=bool)
         out_of_range: dict[str, int] = {}
         unseen_rows: dict[str, list[int]] = {}
-        for col in self.columns:
+        for j, col in enumerate(self.columns):
             if col.name not in data.columns:
                 continue
+            present[j] = True
             codes, outside, bad = _encode_column(col, data[col.name])
             if bad.size:
                 if unseen == "raise":
@@ -301,19 +325,18 @@ class Schema:
                 unseen_rows[col.name] = [int(r) for r in bad]
                 codes[bad] = -1
             out_of_range[col.name] = outside
-            out[col.name] = pd.Categorical.from_codes(codes, categories=list(col.states))
-        frame = pd.DataFrame(out, index=data.index)
-        return frame, EncodeReport(out_of_range, unseen_rows)
+            out[:, j] = codes
+        return out, present, EncodeReport(out_of_range, unseen_rows)
 
 
 def _as_numbers(series: pd.Series) -> NDArray[np.float64] | None:
     """The column as floats (NaN = missing) if every present value is a number, else None."""
-    present = series.dropna()
     if series.dtype.kind in "iuf":
         floats: NDArray[np.float64] = series.to_numpy(dtype=np.float64, na_value=np.nan)
         return floats
     if series.dtype.kind == "b" or isinstance(series.dtype, pd.CategoricalDtype):
         return None
+    present = series.dropna()
     numbers = pd.to_numeric(present.astype(str), errors="coerce")
     if len(present) and numbers.notna().all():
         out = np.full(len(series), np.nan)
@@ -427,8 +450,8 @@ def _declared_column(
             if bad.size:
                 values = sorted({str(v) for v in series.to_numpy()[bad]})[:10]
                 raise SchemaError(
-                    f"column {name!r} holds value(s) {values} that are not among its declared "
-                    f"states {list(states)}; add them to the declaration or recode the data."
+                    f"column {name!r} has value(s) {values} outside its declared states "
+                    f"{list(states)}; add them to the declaration or recode the data."
                 )
             codes, _, _ = _encode_column(col, series)
             absent = [s for i, s in enumerate(states) if not np.any(codes == i)]
@@ -526,12 +549,21 @@ def infer_column(
     SchemaError
         All-missing, mixed-type or identifier-like columns.
     """
+    if series.dtype.kind in "iuf":  # numbers: numpy only
+        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = numbers[~np.isnan(numbers)]
+        if finite.size == 0:
+            raise _all_missing(name)
+        n_distinct = int(np.unique(finite).size)
+        return _numeric_column(
+            name, series, numbers, n_distinct == finite.size and finite.size > max_states,
+            max_states=max_states, discretize=discretize, n_bins=n_bins,
+            target_codes=target_codes, is_target=is_target,
+            refuse_identifiers=refuse_identifiers,
+        )  # fmt: skip
     present = series.dropna()
     if present.empty:
-        raise SchemaError(
-            f"column {name!r} is missing in every row; drop it, or declare its states "
-            f"(schema entry `{name}: {{states: [...]}}`) if it is a latent variable."
-        )
+        raise _all_missing(name)
     mixed = _mixed_types(series)
     if mixed:
         raise SchemaError(
@@ -561,6 +593,34 @@ def infer_column(
             )
         states = tuple(sorted(str(v) for v in present.unique()))
         return Column(name, "categorical", states, None, f"text: {n_unique} values in sorted order")
+    return _numeric_column(
+        name, series, values, unique_per_row, max_states=max_states, discretize=discretize,
+        n_bins=n_bins, target_codes=target_codes, is_target=is_target,
+        refuse_identifiers=refuse_identifiers,
+    )  # fmt: skip
+
+
+def _all_missing(name: str) -> SchemaError:
+    return SchemaError(
+        f"column {name!r} is missing in every row; drop it, or declare its states "
+        f"(schema entry `{name}: {{states: [...]}}`) if it is a latent variable."
+    )
+
+
+def _numeric_column(
+    name: str,
+    series: pd.Series,
+    values: NDArray[np.float64],
+    unique_per_row: bool,
+    *,
+    max_states: int,
+    discretize: str,
+    n_bins: int,
+    target_codes: NDArray[np.int64] | None,
+    is_target: bool,
+    refuse_identifiers: bool,
+) -> Column:
+    """The rules for a column of numbers (see :func:`infer_column`)."""
     finite = values[~np.isnan(values)]
     whole = bool(np.all(np.mod(finite, 1.0) == 0))
     source = (
@@ -746,6 +806,24 @@ def encode_evidence_frame(
     for name in encoded.columns:
         out[name] = encoded[name]
     return out
+
+
+def bin_numeric_columns(schema: Schema, batch: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Raw numbers of a batch's integer and discretized columns turned into state labels.
+
+    Text columns are left as they are (so a monitor still sees and counts unknown values);
+    a numeric column value that fits no state becomes missing. Returns the new frame and
+    the count of values outside each discretized column's training range.
+    """
+    numeric = [c for c in schema.columns if c.kind != "categorical" and c.name in batch.columns]
+    if not numeric:
+        return batch, {}
+    sub = Schema(tuple(numeric))
+    encoded, report = sub.encode_report(batch, partial=True, unseen="nan")
+    out = batch.copy()
+    for c in numeric:
+        out[c.name] = encoded[c.name].astype(object).where(encoded[c.name].notna(), None)
+    return out, report.out_of_range
 
 
 def schema_of(model: Any) -> Schema | None:

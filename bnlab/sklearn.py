@@ -186,18 +186,22 @@ class BNClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             identifiers="keep",
         )
         self.target_ = target
-        cat = self.schema_.encode(frame)
+        codes, _, _ = self.schema_.encode_codes(frame)
         names = list(self.schema_.variables)
         base = Structure(names, self.schema_.states, {n: () for n in names})
         if self.structure == "learned":
-            learned = learn_structure(cat, score=self.structure_score, method="hc", structure=base)
+            learned = learn_structure(
+                codes, score=self.structure_score, method="hc", structure=base
+            )
             parents = dict(learned.parents)
         else:
-            from bnlab.data import encode
-
-            parents = classifier_parents(encode(cat, base), names, target, self.structure)
+            parents = classifier_parents(codes, names, target, self.structure)
+        # Structure orders variables topologically: codes follow that order
         self.structure_ = Structure(names, self.schema_.states, parents)
-        self.posterior_ = fit_posterior(self.structure_, cat, prior=self.prior, ess=self.ess)
+        order = [names.index(v) for v in self.structure_.variables]
+        self.posterior_ = fit_posterior(
+            self.structure_, codes[:, order], prior=self.prior, ess=self.ess
+        )
         self.posterior_.attrs["schema"] = self.schema_.to_dict()
         self.posterior_.attrs["target"] = target
         self._mean_cpts = {v: np.asarray(c) for v, c in self.posterior_.mean().cpts.items()}
@@ -243,15 +247,11 @@ class BNClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         frame = frame.drop(columns=[self.target_], errors="ignore")
         # out-of-range numbers go to the edge bins without a warning: in cross-validation
         # every fold meets values beyond its own training range
-        cat, _ = self.schema_.encode_report(
+        codes, _, _ = self.schema_.encode_codes(
             frame, partial=True, unseen="nan" if self.unseen == "missing" else "raise"
         )
-        variables = self.structure_.variables
-        codes = np.full((len(frame), len(variables)), -1, dtype=np.int64)
-        for j, v in enumerate(variables):
-            if v in cat.columns:
-                codes[:, j] = np.asarray(cat[v].cat.codes, dtype=np.int64)
-        return codes
+        names = list(self.schema_.variables)
+        return codes[:, [names.index(v) for v in self.structure_.variables]]
 
     def _log_joint(
         self, codes: NDArray[np.int64], cpts: dict[str, NDArray[Any]], draw_axis: bool

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import mutual_info_score
 
-from bnlab.learn.trees import classifier_parents, maximum_spanning_tree, mutual_information
+from bnlab.learn.trees import (
+    classifier_parents,
+    information_matrix,
+    maximum_spanning_tree,
+    mutual_information,
+)
 
 
 def sample_codes(seed: int, n: int = 300, k: int = 5) -> np.ndarray:
@@ -120,3 +125,15 @@ def test_naive_bayes_parents() -> None:
         "b": (),
         "c": ("b",),
     }
+
+
+def test_information_matrix_equals_pairwise_with_missing_values() -> None:
+    c = sample_codes(7, k=4)
+    c[::7, 1] = -1
+    c[::5, 2] = -1
+    z = sample_codes(8, k=1)[:, 0]
+    m = information_matrix(c, z)
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                assert m[i, j] == pytest.approx(mutual_information(c[:, i], c[:, j], z), abs=1e-12)

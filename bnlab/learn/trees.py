@@ -49,13 +49,42 @@ def mutual_information(
 def information_matrix(
     codes: NDArray[np.integer], given: NDArray[np.integer] | None = None
 ) -> NDArray[np.float64]:
-    """Symmetric matrix of ``I(X_i; X_j [| given])`` over the columns of ``codes``."""
-    k = codes.shape[1]
-    out = np.zeros((k, k))
-    for i in range(k):
-        for j in range(i + 1, k):
-            out[i, j] = out[j, i] = mutual_information(codes[:, i], codes[:, j], given)
-    return out
+    """Symmetric matrix of ``I(X_i; X_j [| given])`` over the columns of ``codes``.
+
+    Every pairwise table comes from one product of one-hot matrices (per state of ``given``),
+    so all pairs cost about one pass over the data; each pair uses the rows where both (and
+    ``given``) are observed, as :func:`mutual_information` does.
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    n, k = codes.shape
+    cards = np.maximum(codes.max(axis=0, initial=-1) + 1, 1) if n else np.ones(k, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(cards)])
+    z = np.zeros(n, dtype=np.int64) if given is None else np.asarray(given, dtype=np.int64)
+    width = int(offsets[-1])
+    joint = np.zeros((int(z.max(initial=0)) + 1, width, width))
+    for c in range(joint.shape[0]):
+        rows = codes[z == c]
+        hot = np.zeros((rows.shape[0], width))
+        r, j = np.nonzero(rows >= 0)
+        hot[r, offsets[j] + rows[r, j]] = 1.0
+        joint[c] = hot.T @ hot
+    # per (class, state a, block j): rows with state a whose partner column j is observed
+    starts = offsets[:-1]
+    block = np.repeat(np.arange(k), cards)
+    by_block = np.add.reduceat(joint, starts, axis=2)  # (C, W, k)
+    pair_class = np.add.reduceat(by_block, starts, axis=1)  # (C, k, k)
+    pxz = by_block[:, :, block]  # [c, a, b] -> count of a given b's column observed
+    pyz = pxz.transpose(0, 2, 1)
+    pz = pair_class[:, block][:, :, block]
+    nz = joint > 0
+    terms = np.zeros_like(joint)
+    terms[nz] = joint[nz] * np.log(joint[nz] * pz[nz] / (pxz[nz] * pyz[nz]))
+    summed = np.add.reduceat(np.add.reduceat(terms.sum(axis=0), starts, axis=0), starts, axis=1)
+    totals = pair_class.sum(axis=0)
+    out = np.divide(summed, totals, out=np.zeros((k, k)), where=totals > 0)
+    np.fill_diagonal(out, 0.0)
+    result: NDArray[np.float64] = out
+    return result
 
 
 def maximum_spanning_tree(weights: NDArray[np.floating]) -> list[tuple[int, int]]:
