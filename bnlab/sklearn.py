@@ -159,7 +159,7 @@ class BNClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         BNClassifier
             ``self``.
         """
-        from bnlab.fit import fit as fit_posterior
+        from bnlab.fitting import fit as fit_posterior
         from bnlab.learn import learn_structure
         from bnlab.learn.trees import classifier_parents
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnlab.experiment import check_jobs, user_searchpath
+from bnlab.ops.experiment import check_jobs, user_searchpath
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 ENV = {"BNLAB_CONFIG_DIR": str(CONF), "JAX_PLATFORMS": "cpu", "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -67,7 +67,7 @@ def test_csv_with_no_schema_to_registered_model_and_monitor(tmp_path: Path) -> N
     env = {**os.environ, **ENV}
     args = ["dataset=csv", "dataset.path=data/my.csv", "dataset.targets=[insurance]",
             "vetting=lenient", "evaluate.draws=50"]  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "bnlab.experiment", *args], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "bnlab.ops.experiment", *args], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (run,) = (tmp_path / "experiments" / "default" / "runs").iterdir()
