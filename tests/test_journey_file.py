@@ -60,6 +60,27 @@ def test_user_config_dirs_compose_before_hydra_starts(tmp_path: Path) -> None:
         check_jobs(CONF, ["dataset=my_data"], tmp_path)
 
 
+def test_parquet_with_no_schema_is_prepared_with_bins_from_training_rows(tmp_path: Path) -> None:
+    from bnlab.ops.config import validate
+    from bnlab.ops.experiment import compose
+    from bnlab.stages.prepare import prepare
+
+    frame = survey(300, 2)
+    frame.to_parquet(tmp_path / "my.parquet")
+    over = ["dataset=parquet", f"dataset.path={tmp_path / 'my.parquet'}",
+            "dataset.targets=[insurance]", "dataset.discretize=mdlp"]  # fmt: skip
+    cfg = validate(compose(CONF, over), root=tmp_path)
+    assert cfg.structure.source == "learned"  # no expert graph for own data: searched
+    out = prepare(cfg.dataset, cfg.evaluate, tmp_path)
+    assert out.schema is not None and out.schema.states["family_size"] == tuple("12345")
+    assert out.schema.column("age").bins.method == "mdlp"  # type: ignore[union-attr]
+    assert all(isinstance(out.train[c].dtype, pd.CategoricalDtype) for c in out.train)
+    assert len(out.train) + len(out.test) == 300
+    with pytest.raises(Exception, match="'row_id'.*identifier"):
+        frame.assign(row_id=np.arange(300)).to_parquet(tmp_path / "my.parquet")
+        prepare(cfg.dataset, cfg.evaluate, tmp_path)
+
+
 @pytest.mark.slow  # a whole experiment and a monitor run as subprocesses: minutes on 2 cores
 def test_csv_with_no_schema_to_registered_model_and_monitor(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
