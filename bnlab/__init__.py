@@ -26,6 +26,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "bnlab.posterior": ("Posterior", "load_posterior"),
     "bnlab.infer": ("Engine",),
     "bnlab.learn": ("learn_structure",),
+    "bnlab.schema": ("Schema", "infer_schema"),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +47,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.posterior import Posterior as Posterior
     from bnlab.posterior import load_posterior as load_posterior
     from bnlab.sampling import sample as sample
+    from bnlab.schema import Schema as Schema
+    from bnlab.schema import infer_schema as infer_schema
 
 __getattr__, __dir__, _lazy_names = lazy_exports(globals(), _LAZY)
 compat.install()

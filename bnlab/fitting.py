@@ -164,6 +164,7 @@ def fit(
     *,
     alpha: float = 1.0,
     allow_empty: bool = False,
+    schema: Any = None,
     **backend_options: Any,
 ) -> Posterior:
     """Posterior over the CPTs of a structure given data.
@@ -187,6 +188,9 @@ def fit(
     allow_empty
         Accept data without rows and return the prior as the posterior. Off by default: an
         empty training set is almost always a bug upstream (a filter that kept nothing).
+    schema
+        A :class:`bnlab.Schema` (or ``"infer"``) turning a raw ``data`` frame into states;
+        it is stored with the posterior (``attrs["schema"]``) so the model bins raw input.
     **backend_options
         Passed to the backend. With the conjugate backend and partitioned data (a Parquet
         folder, glob or list of files, or a Dask DataFrame) the counts are streamed in
@@ -209,6 +213,9 @@ def fit(
         Data that do not match the structure, or no rows (unless ``allow_empty``).
     """
     start = time.perf_counter()
+    from bnlab.schema import as_categorical
+
+    data, data_schema = as_categorical(data, schema)
     fn = get_backend(backend)
     s = as_structure(structure_or_net)
     desc: dict[str, Any]
@@ -240,6 +247,8 @@ def fit(
     _check_rows(codes.shape[0], allow_empty)
     inputs = FitInput(s, codes, pseudo, desc["prior"], desc.get("ess"))
     post = fn(inputs, **backend_options)
+    if data_schema is not None:
+        post.attrs["schema"] = data_schema.to_dict()
     post.elapsed_s = time.perf_counter() - start
     return post
 

@@ -139,6 +139,9 @@ def save_model(
             report=report,
         )
         network = load_data_dir(data_dir).network  # the saved files must load back
+        from bnlab.schema import schema_of
+
+        data_schema = schema_of(model) if isinstance(model, Posterior) else None
         mlflow_model = mlflow_model if mlflow_model is not None else Model()
         mlflow_model.add_flavor(
             FLAVOR_NAME,
@@ -148,14 +151,14 @@ def save_model(
             model_version=MODEL_VERSION,
         )
         if input_example is None:
-            input_example = default_input_example(network, manifest["targets"])
+            input_example = default_input_example(network, manifest["targets"], data_schema)
         built = Path(staging) / "model"
         mlflow.pyfunc.save_model(
             str(built),
             loader_module="bnlab.mlflow",
             data_path=str(data_dir),
             mlflow_model=mlflow_model,
-            signature=model_signature(network, manifest),
+            signature=model_signature(network, manifest, data_schema),
             input_example=input_example,
             pip_requirements=list(pip_requirements or get_default_pip_requirements()),
             extra_pip_requirements=extra_pip_requirements,

@@ -364,7 +364,15 @@ class Monitor:
         if not isinstance(batch, pd.DataFrame) or len(batch) == 0:
             raise BNError("the new batch must be a non-empty DataFrame of records.")
         th, s = self.thresholds, self.post.structure
+        from bnlab.schema import bin_numeric_columns, schema_of
+
+        data_schema = schema_of(self.post)
+        out_of_range: dict[str, int] = {}
+        if data_schema is not None:  # the model's own bins turn raw numbers into states
+            batch, out_of_range = bin_numeric_columns(data_schema, batch)
         codes, quality = encode_batch(batch, s)
+        if data_schema is not None:
+            quality["out_of_range"] = [out_of_range.get(v, 0) for v in quality["variable"]]
 
         fam = family_scores(codes, self.post, self.family_alpha, prior=1.0)
         fam["drifted"] = fam["score"] > th["family_log_bf"]

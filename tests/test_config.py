@@ -76,8 +76,11 @@ def test_file_datasets_validate_with_a_file_and_schema(option: str, tmp_path: Pa
     over.append("structure=learned")
     cfg = validate(compose(CONF, over), root=tmp_path)
     assert cfg.dataset.source == "file" and cfg.dataset.schema == {"a": ["x", "y"]}
-    with pytest.raises(ConfigError, match="declared schema"):
-        validate(compose(CONF, over[:2]), root=tmp_path)
+    # no schema at all: the states are inferred from the file (bnlab.infer_schema)
+    bare = validate(compose(CONF, [*over[:2], "structure=learned"]), root=tmp_path)
+    assert bare.dataset.schema == {} and bare.dataset.max_states == 20
+    with pytest.raises(ConfigError, match="two or more distinct states"):
+        validate(compose(CONF, [*over, "+dataset.schema.b=[u]"]), root=tmp_path)
     # the header is checked before any work: a declared variable without a column
     with pytest.raises(ConfigError, match=r"no column for declared variable\(s\) \['c'\]"):
         validate(compose(CONF, [*over, "+dataset.schema.c=[p,q]"]), root=tmp_path)

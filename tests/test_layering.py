@@ -18,11 +18,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("bnlab.errors", "bnlab.lazy", "bnlab.compat")),
-    ("model", ("bnlab.network", "bnlab.dirichlet", "bnlab.priors", "bnlab.data", "bnlab.display")),
+    (
+        "model",
+        (
+            "bnlab.network",
+            "bnlab.dirichlet",
+            "bnlab.priors",
+            "bnlab.data",
+            "bnlab.discretize",
+            "bnlab.schema",
+            "bnlab.display",
+        ),
+    ),  # fmt: skip
     ("io", ("bnlab.io",)),
     ("posterior and counts", ("bnlab.posterior", "bnlab.sampling", "bnlab.counts")),
     ("engines", ("bnlab.infer", "bnlab.fitting", "bnlab.backends", "bnlab.learn")),
-    ("analysis", ("bnlab.evaluate", "bnlab.explain", "bnlab.monitor", "bnlab.causal")),
+    (
+        "analysis",
+        ("bnlab.evaluate", "bnlab.explain", "bnlab.monitor", "bnlab.causal", "bnlab.sklearn"),
+    ),
     ("report", ("bnlab.report",)),
     ("operations", ("bnlab.ops", "bnlab.mlflow", "bnlab.stages")),
     ("commands", ("bnlab.cli",)),

@@ -185,6 +185,7 @@ def independence_audit(
     bootstrap: int = 200,
     interval: float = 0.9,
     seed: int = 0,
+    schema: Any = None,
 ) -> pd.DataFrame:
     """Test every conditional independence the graph implies on held-out data.
 
@@ -212,6 +213,8 @@ def independence_audit(
         Probability mass of the CMI interval.
     seed
         Seed of the permutations and bootstrap.
+    schema
+        A :class:`bnlab.Schema` turning a raw ``data`` frame into states.
 
     Returns
     -------
@@ -219,6 +222,9 @@ def independence_audit(
         A row per statement: ``x, y, given, statement, statistic, dof, p, q, cmi, cmi_lower,
         cmi_upper, n, rejected`` (``rejected``: the independence is refuted at ``fdr``).
     """
+    from bnlab.schema import as_categorical
+
+    data, _ = as_categorical(data, schema)
     s = as_structure(structure)
     _check_options(fdr, method)
     return _run(

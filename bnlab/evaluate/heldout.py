@@ -170,6 +170,7 @@ def calibration(
     draws: int = 200,
     seed: int = 0,
     engine: Any = None,
+    schema: Any = None,
 ) -> dict[str, Any]:
     """Measure the calibration of a model's predictions of ``target`` on held-out data.
 
@@ -189,6 +190,8 @@ def calibration(
         CPT draws of a posterior (ignored for a network).
     engine
         An already compiled engine of ``model``, reused across targets.
+    schema
+        A :class:`bnlab.Schema` for raw ``data``; default: the one stored with ``model``.
 
     Returns
     -------
@@ -208,6 +211,9 @@ def calibration(
     DataError
         The held-out data lack the target column or never observe it.
     """
+    from bnlab.schema import as_categorical, schema_of
+
+    data, _ = as_categorical(data, schema if schema is not None else schema_of(model))
     s = _structure(model)
     targets = [target] if isinstance(target, str) else list(target)
     for t in targets:

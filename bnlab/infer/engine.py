@@ -143,6 +143,10 @@ class Engine:
             self._draws_flat = np.maximum(flat, np.sqrt(np.finfo(self.dtype).tiny))
         self._device_cpts: dict[bool, Any] = {}
         self._relevant: dict[frozenset[str], Engine] = {}
+        from bnlab.schema import schema_of
+
+        #: the data schema stored with the posterior: raw numbers in evidence are binned
+        self.schema = schema_of(self.posterior) if self.posterior is not None else None
 
     @classmethod
     def from_draws(
@@ -222,6 +226,10 @@ class Engine:
     def _liks(
         self, evidence: Evidence, soft: Mapping[str, Any] | None
     ) -> tuple[NDArray[np.int32], NDArray[Any]]:
+        if self.schema is not None:
+            from bnlab.schema import encode_evidence_frame
+
+            evidence = encode_evidence_frame(self.schema, evidence)
         codes = encode_evidence(self.structure, evidence)
         soft_l = soft_evidence(self.structure, soft, codes.shape[0])
         return codes, likelihoods(self.structure, codes, soft_l, dtype=self.dtype)

@@ -178,6 +178,7 @@ def learn_structure(
     test: str = ...,
     seed: int = ...,
     weights: NDArray[np.floating] | None = ...,
+    schema: Any = ...,
     return_info: Literal[False] = ...,
 ) -> Structure: ...
 
@@ -202,6 +203,7 @@ def learn_structure(
     test: str = ...,
     seed: int = ...,
     weights: NDArray[np.floating] | None = ...,
+    schema: Any = ...,
     return_info: Literal[True],
 ) -> LearnResult: ...
 
@@ -225,6 +227,7 @@ def learn_structure(
     test: str = "g2",
     seed: int = 0,
     weights: NDArray[np.floating] | None = None,
+    schema: Any = None,
     return_info: bool = False,
 ) -> Structure | LearnResult:
     """Learn a DAG from data, optionally refining expert knowledge.
@@ -275,6 +278,9 @@ def learn_structure(
         Seed of the random restarts.
     weights
         Optional row weights (e.g. a bootstrap replicate).
+    schema
+        A :class:`bnlab.Schema` (or ``"infer"``) turning a raw ``data`` frame into states
+        (see :func:`bnlab.infer_schema`).
     return_info
         Return a :class:`LearnResult` (score, dropped rows per family, effort) instead of
         the bare structure.
@@ -289,6 +295,9 @@ def learn_structure(
     >>> structure = bnlab.learn_structure(df, score="bic", method="hc")  # doctest: +SKIP
     """
     t0 = time.perf_counter()
+    from bnlab.schema import as_categorical
+
+    data, _ = as_categorical(data, schema)
     method_name = str(method).lower()
     if method_name not in METHODS:
         raise StructureError(f"unknown method {method!r}; choose one of {list(METHODS)}.")

@@ -40,8 +40,14 @@ class DatasetConfig:
     missing: float = 0.0
     seed: int = 0
     path: str | None = None
-    schema: dict[str, list[str]] | None = None
+    #: per column: a list of states, ``drop``, or {states | discretize, bins | cuts}
+    #: (see bnlab.schema); columns not named here are inferred
+    schema: dict[str, Any] | None = None
     targets: list[str] = field(default_factory=list)
+    #: inference of undeclared columns of file data (bnlab.infer_schema)
+    max_states: int = 20
+    discretize: str = "quantile"
+    bins: int = 5
 
 
 @dataclass
@@ -378,16 +384,22 @@ def _check_dataset(d: DatasetConfig, root: Path) -> None:
             )
         if d.network is not None:
             _network_ref(d.network, root, "dataset.network")
-        if not d.schema and d.network is None:
-            raise ConfigError(
-                "file data need a declared schema: set dataset.schema to {variable: [states in "
-                "order]} (or dataset.network to a network whose states define it)."
-            )
-        for var, states in (d.schema or {}).items():
-            if len(states) < 2 or len(set(states)) != len(states):
+        for var, entry in (d.schema or {}).items():
+            if isinstance(entry, (list, tuple)) and (
+                len(entry) < 2 or len({str(x) for x in entry}) != len(entry)
+            ):
                 raise ConfigError(
-                    f"dataset.schema.{var}={states!r} needs two or more distinct states."
+                    f"dataset.schema.{var}={entry!r} needs two or more distinct states."
                 )
+            if not isinstance(entry, (list, tuple, Mapping)) and entry != "drop":
+                raise ConfigError(
+                    f"dataset.schema.{var}={entry!r}: write a list of states, `drop`, or "
+                    "{discretize: quantile, bins: 5} / {cuts: [...]} / {states: [...]}."
+                )
+        if d.max_states < 2 or d.bins < 2:
+            raise ConfigError(
+                f"dataset.max_states={d.max_states} and dataset.bins={d.bins} must be >= 2."
+            )
         _check_columns(d, p, root)
     if d.seed < 0:
         raise ConfigError(f"dataset.seed={d.seed} must be a non-negative integer.")
@@ -415,7 +427,11 @@ def _check_columns(d: DatasetConfig, path: Path, root: Path) -> None:
 
     The values are checked against the declared states when the data are read.
     """
-    declared = sorted(d.schema) if d.schema else sorted(_dataset_variables(d, root) or ())
+    declared = (
+        sorted(v for v, e in d.schema.items() if e != "drop")
+        if d.schema
+        else sorted(_dataset_variables(d, root) or ())
+    )
     columns = set(data_columns(path))
     absent = [v for v in declared if v not in columns]
     if absent:
@@ -550,6 +566,11 @@ def _check_causal(c: CausalConfig, variables: set[str] | None) -> None:
 
 
 def _dataset_variables(d: DatasetConfig, root: Path) -> set[str] | None:
+    if d.source == "file" and d.network is None and d.path is not None:
+        # inferred from the file: every column but the dropped ones
+        dropped = {v for v, e in (d.schema or {}).items() if e == "drop"}
+        path = resolve_path(d.path, root)
+        return set(data_columns(path)) - dropped if path.is_file() else None
     if d.schema:
         return set(d.schema)
     if d.network is None:
@@ -617,6 +638,10 @@ def validate(
     """
     base = Path(root) if root is not None else Path.cwd()
     typed = _typed(cfg)
+    d, st = typed.dataset, typed.structure
+    if d.source == "file" and d.network is None and st.source == "expert":
+        if st.edges is None and st.network is None:  # own data, no expert graph: search one
+            st.source = "learned"
     _check_dataset(typed.dataset, base)
     _check_structure(typed.structure, typed.dataset, base)
     _check_rest(typed)

@@ -77,6 +77,29 @@ def _overrides(argv: Sequence[str]) -> tuple[list[str], bool]:
     return out, multirun
 
 
+def user_searchpath(argv: Sequence[str]) -> list[str]:
+    """User config folders (``--config-dir``/``-cd``, ``hydra.searchpath=[...]``) as one override.
+
+    Hydra adds both to its search path; composing for validation must see them too, or a
+    ``dataset=my_data`` kept in the user's folder is "not found" before Hydra starts.
+    """
+    entries: list[str] = []
+    args = list(argv)
+    for i, arg in enumerate(args):
+        value = None
+        if arg in ("--config-dir", "-cd") and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--config-dir="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            entries.append("file://" + str(Path(value).resolve()))
+        elif arg.lstrip("+").startswith("hydra.searchpath="):
+            text = arg.split("=", 1)[1].strip()
+            items = text[1:-1].split(",") if text.startswith("[") else [text]
+            entries += [e.strip().strip("'\"") for e in items if e.strip()]
+    return [f"hydra.searchpath=[{','.join(entries)}]"] if entries else []
+
+
 def job_overrides(overrides: Sequence[str], multirun: bool) -> list[list[str]]:
     """The override list of every job: one for a run, the sweep's product for ``-m``.
 
@@ -173,10 +196,11 @@ def check_jobs(conf: Path, argv: Sequence[str], root: Path) -> int:
     """
     overrides, multirun = _overrides(argv)
     jobs = job_overrides(overrides, multirun)
+    search = user_searchpath(argv)
     schedulers: dict[str, float] = {}
     for job in jobs:
         try:
-            exp = validate(compose(conf, job), root=root)
+            exp = validate(compose(conf, [*job, *search]), root=root)
         except ConfigError as err:
             where = f" (job with {job})" if multirun else ""
             raise ConfigError(f"{err}{where}") from None
@@ -306,6 +330,8 @@ def execute(exp: ExperimentConfig, root: Path, out: Path, tracker: Any = None) -
         structure = learn(exp.structure, exp.dataset, prepared.train, root, seed=exp.seed)
         lap("learn")
         post = fit_posterior(structure, prepared.train, exp.prior, exp.backend, exp.seed)
+    if prepared.schema is not None:  # the model keeps its bins: it takes raw numbers
+        post.attrs["schema"] = prepared.schema.to_dict()
     lap("fit")
     evaluation = evaluate_model(exp, structure, post, prepared.test, prepared.truth)
     lap("evaluate")
@@ -317,6 +343,10 @@ def execute(exp: ExperimentConfig, root: Path, out: Path, tracker: Any = None) -
         "timings": timings,
     }
     out.mkdir(parents=True, exist_ok=True)
+    if prepared.schema is not None:
+        from bnlab.io.files import atomic_write
+
+        atomic_write(out / "schema.json", prepared.schema.to_json().encode())
     _write_outputs(out, exp, results)
     lap("write")
     if exp.export.enabled:

@@ -88,12 +88,22 @@ def explanation_columns(targets: Sequence[str], top: int) -> list[str]:
     return cols
 
 
-def model_signature(network: BayesNet, manifest: Mapping[str, Any]) -> Any:
-    """MLflow signature: optional string columns, the params schema, per-state outputs."""
+def model_signature(network: BayesNet, manifest: Mapping[str, Any], data_schema: Any = None) -> Any:
+    """MLflow signature: optional input columns, the params schema, per-state outputs.
+
+    Inputs are strings (state names), except the numeric columns of a ``data_schema``
+    (:class:`bnlab.Schema`), which take raw numbers (``double``) and are binned by the model.
+    """
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
-    inputs = Schema([ColSpec("string", v, required=False) for v in network.variables])
+    numeric = numeric_columns(data_schema)
+    inputs = Schema(
+        [
+            ColSpec("double" if v in numeric else "string", v, required=False)
+            for v in network.variables
+        ]
+    )
     outputs = Schema(
         [ColSpec("double", c) for c in prediction_columns(network, manifest["targets"])]
     )
@@ -110,7 +120,35 @@ def model_signature(network: BayesNet, manifest: Mapping[str, Any]) -> Any:
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
 
-def default_input_example(network: BayesNet, targets: Sequence[str]) -> pd.DataFrame:
-    """Two evidence rows over the first three non-target variables (first state, then unset)."""
+def numeric_columns(data_schema: Any) -> set[str]:
+    """Columns of a :class:`bnlab.Schema` that take raw numbers (integer or discretized)."""
+    if data_schema is None:
+        return set()
+    return {c.name for c in data_schema.columns if c.kind in ("integer", "discretized")}
+
+
+def _example_value(data_schema: Any, variable: str, state: str) -> Any:
+    if variable not in numeric_columns(data_schema):
+        return state
+    col = data_schema.column(variable)
+    if col.bins is None:
+        return float(state)
+    k = col.states.index(state)
+    edges = [col.bins.low, *col.bins.cuts, col.bins.high]
+    return float((edges[k] + edges[k + 1]) / 2.0)
+
+
+def default_input_example(
+    network: BayesNet, targets: Sequence[str], data_schema: Any = None
+) -> pd.DataFrame:
+    """Two evidence rows over the first three non-target variables (first state, then last).
+
+    With a ``data_schema`` numeric columns hold a raw number of that state.
+    """
     observed = [v for v in network.variables if v not in targets][:3]
-    return pd.DataFrame({v: [network.states[v][0], network.states[v][-1]] for v in observed})
+    return pd.DataFrame(
+        {
+            v: [_example_value(data_schema, v, network.states[v][i]) for i in (0, -1)]
+            for v in observed
+        }
+    )

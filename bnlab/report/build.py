@@ -140,9 +140,12 @@ def build_report(
         tree = posterior.to_arviz()
     prov = dict(provenance or {})
     prov.setdefault("versions", library_versions())
+    from bnlab.report.schema_section import schema_section
+
     parts = [
         sections.verdict_section(verdict),
         sections.graph_section(structure, edge_strength, required_edges),
+        *([sec] if (sec := schema_section(posterior)) is not None else []),
         sections.cpt_section(
             summary, structure, interval, max_variables=max_forest_variables, truth=truth
         ),

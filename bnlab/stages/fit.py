@@ -113,6 +113,12 @@ def run(args: argparse.Namespace) -> None:
     else:
         train = common.read_frame(args.train)
     post = fit_posterior(structure, train, cfg.prior, cfg.backend, cfg.seed, cfg.compute)
+    from bnlab.stages.prepare import schema_path
+
+    if schema_path(args.train).is_file():  # inferred by the prepare stage: kept in the model
+        import json
+
+        post.attrs["schema"] = json.loads(schema_path(args.train).read_text())
     mean = post.mean()
     post.save(args.posterior)
     write_network(mean, args.network)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,15 +14,21 @@ import pandas as pd
 from bnlab.errors import DataError
 from bnlab.network import BayesNet
 from bnlab.ops.config import DatasetConfig, EvaluateConfig, load_params, resolve_path
+from bnlab.schema import Schema, infer_schema
 from bnlab.stages import common
 
 
 class Prepared(NamedTuple):
-    """Training and held-out rows (Categorical columns), and the true network if simulated."""
+    """Training and held-out rows (Categorical columns), and the true network if simulated.
+
+    ``schema`` is the :class:`bnlab.Schema` of file data whose states were inferred (or
+    declared per column), fitted on the training rows only; ``None`` otherwise.
+    """
 
     train: pd.DataFrame
     test: pd.DataFrame
     truth: BayesNet | None
+    schema: Schema | None = None
 
 
 def load_network(ref: str, root: Path) -> BayesNet:
@@ -115,12 +122,49 @@ def prepare(dataset: DatasetConfig, evaluate: EvaluateConfig, root: Path) -> Pre
         frame = sample(truth, dataset.rows, seed=dataset.seed, missing=dataset.missing)
         if not isinstance(frame, pd.DataFrame):  # pragma: no cover - as_codes=False
             raise DataError("sampling returned codes instead of a DataFrame")
+    elif dataset.network is None:  # states inferred (or declared per column) from the file
+        raw = read_raw_file(dataset, root)
+        raw_train, raw_test = split(raw, evaluate.test_fraction, evaluate.split_seed)
+        schema = infer_schema(
+            raw_train,
+            target=dataset.targets[0] if dataset.targets else None,
+            max_states=dataset.max_states,
+            discretize=dataset.discretize,
+            bins=dataset.bins,
+            declared=dataset.schema or None,
+        )
+        test, report = schema.encode_report(raw_test, unseen="nan")
+        declared = [c for c in report.unseen_rows if schema.column(c).declared]
+        if declared:  # a declaration holds for every row, held-out ones included
+            c = declared[0]
+            bad = sorted({str(v) for v in raw_test[c].to_numpy()[report.unseen_rows[c]]})
+            raise DataError(
+                f"{dataset.path}: column {c!r} has value(s) {bad[:10]} outside its declared "
+                f"states {list(schema.states[c])}; fix the data or add them to dataset.schema."
+            )
+        if report.n_out_of_range or report.unseen_rows:
+            unseen = {k: len(v) for k, v in report.unseen_rows.items()}
+            print(
+                f"held-out rows: {report.n_out_of_range} value(s) outside the training range "
+                f"(edge bins), unseen categories treated as missing: {unseen}",
+                file=sys.stderr,
+            )
+        return Prepared(schema.encode(raw_train), test, None, schema)
     else:
         frame = read_data_file(dataset, root)
-        if dataset.network is not None:
-            truth = load_network(dataset.network, root)
+        truth = load_network(dataset.network, root)
     train, test = split(frame, evaluate.test_fraction, evaluate.split_seed)
     return Prepared(train, test, truth)
+
+
+def read_raw_file(d: DatasetConfig, root: Path) -> pd.DataFrame:
+    """The user's CSV/Parquet file as pandas reads it (numbers as numbers, empty = missing)."""
+    if d.path is None:  # pragma: no cover - the config check requires it
+        raise DataError("dataset.path is not set.")
+    path = resolve_path(d.path, root)
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path, keep_default_na=True)
+    return pd.read_parquet(path)
 
 
 def data_hash(frame: pd.DataFrame) -> str:
@@ -145,6 +189,15 @@ def run(args: argparse.Namespace) -> None:
     out = prepare(cfg.dataset, cfg.evaluate, Path(args.root))
     common.write_frame(args.train, out.train)
     common.write_frame(args.test, out.test)
+    if out.schema is not None:  # next to the training rows; the fit stage stores it
+        from bnlab.io.files import atomic_write
+
+        atomic_write(schema_path(args.train), out.schema.to_json().encode())
+
+
+def schema_path(train: str | Path) -> Path:
+    """Where the prepare stage leaves the inferred schema: ``schema.json`` beside ``train``."""
+    return Path(train).parent / "schema.json"
 
 
 def main(argv: list[str] | None = None) -> int:
