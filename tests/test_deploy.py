@@ -190,7 +190,7 @@ def test_dockerfile_installs_from_the_lock_and_runs_the_cli(container: dict[str,
 def test_shutdown_and_probes_fit_the_grace_period(
     container: dict[str, Any], deployment: dict[str, Any]
 ) -> None:
-    from bnlab.serving.settings import from_args
+    from bnlab.ops.serving.settings import from_args
 
     settings = from_args(parse_serve([*container["command"], *container["args"]]))
     grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]

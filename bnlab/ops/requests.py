@@ -108,9 +108,7 @@ def model_signature(network: BayesNet, manifest: Mapping[str, Any]) -> Any:
             ParamSpec("seed", "long", int(manifest["seed"])),
             ParamSpec("explain", "boolean", False),
             ParamSpec("explain_top", "long", EXPLAIN_TOP),
-            ParamSpec(
-                "interval_method", "string", str(manifest.get("interval_method", "sampled"))
-            ),
+            ParamSpec("interval_method", "string", str(manifest.get("interval_method", "sampled"))),
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
