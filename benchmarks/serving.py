@@ -1,8 +1,23 @@
-"""Serving ALARM: ``mlflow models serve`` over loopback vs the same pyfunc called in-process.
+"""Serving ALARM: a load test of ``bnlab serve``, and MLflow's server vs the pyfunc in-process.
 
-Usage::
+Load test (the default, ``--mode load``; issue 27)::
 
-    uv run python benchmarks/serving.py [--singles 1000] [--batches 20] [--batch-rows 1000]
+    uv run python benchmarks/serving.py [--seconds 8] [--concurrency 32] [--max-requests 20000]
+
+Fits the same ALARM posterior as below, saves it as a model folder and serves it twice on
+free 127.0.0.1 ports with ``bnlab serve``: unbatched (``--no-batching``: one engine call per
+request) and batched (adaptive batching, default settings). For each server and each
+interval method (``sampled`` over 1,000 posterior draws, ``delta``), ``--concurrency``
+keep-alive clients send one-row requests back to back for ``--seconds`` (closed loop: the
+maximum rate), then requests arrive at a fixed offered rate of half that maximum (open loop;
+latency counts from the scheduled arrival, so queueing is not hidden). Every run is bounded
+by ``--seconds`` and ``--max-requests``. Printed: throughput, p50/p95/p99 and errors side by
+side, and the accuracy of delta-method intervals against sampled ones on ``--accuracy-rows``
+evidence rows.
+
+In-process comparison (``--mode inprocess``, issue 9)::
+
+    uv run python benchmarks/serving.py --mode inprocess [--singles 1000] [--batches 20]
 
 Fits a conjugate BDeu posterior (``--ess``, default 10) on ``--rows`` rows sampled from
 ALARM, registers it through the vetting gate (a passing verdict) in a SQLite registry in a
@@ -147,15 +162,30 @@ def summary(lat_s: np.ndarray, bat_s: np.ndarray, batch_rows: int) -> dict[str, 
 
 
 def main() -> None:
-    """Run the benchmark and print a Markdown table."""
+    """Run the chosen benchmark."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--mode", choices=["load", "inprocess"], default="load")
     p.add_argument("--rows", type=int, default=10_000, help="training rows")
     p.add_argument("--singles", type=int, default=1000)
     p.add_argument("--batches", type=int, default=20)
     p.add_argument("--batch-rows", type=int, default=1000)
     p.add_argument("--draws", type=int, default=1000, help="posterior draws per query")
     p.add_argument("--ess", type=float, default=10.0, help="BDeu equivalent sample size")
+    p.add_argument("--seconds", type=float, default=8.0, help="length of each load run")
+    p.add_argument("--concurrency", type=int, default=32, help="clients (connections)")
+    p.add_argument("--max-requests", type=int, default=20_000, help="requests per run at most")
+    p.add_argument("--accuracy-rows", type=int, default=200)
     args = p.parse_args()
+    if args.mode == "load":
+        from serving_load import run_load_test
+
+        run_load_test(args, TARGET, evidence)
+    else:
+        inprocess(args)
+
+
+def inprocess(args: argparse.Namespace) -> None:
+    """MLflow's scoring server vs the pyfunc in-process (issue 9); print a Markdown table."""
     started, load_before = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.getloadavg()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")

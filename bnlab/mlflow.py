@@ -93,6 +93,7 @@ def save_model(
     extra_pip_requirements: Sequence[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
     validate_serving_input: bool = True,
+    interval_method: str = "sampled",
 ) -> None:
     """Save a posterior or network as an MLflow model folder (plain files, no pickle).
 
@@ -103,8 +104,9 @@ def save_model(
     path
         The folder to create; it must not exist. Written atomically: a failed save leaves
         nothing behind.
-    targets, interval, draws, seed
-        Defaults of the pyfunc's inference params (targets: the first leaf when ``None``).
+    targets, interval, draws, seed, interval_method
+        Defaults of the pyfunc's inference params (targets: the first leaf when ``None``;
+        ``interval_method`` ``"sampled"`` or ``"delta"``).
     verdict, config, report
         The vetting verdict (a ``Verdict``, its dict or its JSON), the experiment
         configuration (JSON-ready mapping), the path of a report HTML file.
@@ -134,6 +136,7 @@ def save_model(
             interval=interval,
             draws=draws,
             seed=seed,
+            interval_method=interval_method,
             verdict=verdict,
             config=config,
             report=report,

@@ -185,3 +185,19 @@ def test_dockerfile_installs_from_the_lock_and_runs_the_cli(container: dict[str,
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
     for needed in ("pyproject.toml", "uv.lock", "README.md", ".python-version", "bnlab/"):
         assert f"!{needed}" in ignore
+
+
+def test_shutdown_and_probes_fit_the_grace_period(
+    container: dict[str, Any], deployment: dict[str, Any]
+) -> None:
+    from bnlab.ops.serving.settings import from_args
+
+    settings = from_args(parse_serve([*container["command"], *container["args"]]))
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert settings.grace_seconds < grace  # drained and exited before Kubernetes kills it
+    ready = container["readinessProbe"]
+    # readiness notices draining before the drain ends: one failed probe takes the pod out
+    noticed = ready["periodSeconds"] * ready["failureThreshold"] + ready["timeoutSeconds"]
+    assert noticed <= settings.drain_seconds
+    res = container["resources"]
+    assert cpu(str(res["requests"]["cpu"])) == cpu(str(res["limits"]["cpu"])) >= 2

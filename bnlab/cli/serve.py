@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from bnlab.ops.serve import HOST, PORT, VERDICT_ENV, serve
+from bnlab.ops.serving.settings import add_arguments, from_args
 
 
 def run(args: Any) -> int:
@@ -19,6 +20,7 @@ def run(args: Any) -> int:
         tracking_uri=args.tracking_uri,
         verdict=args.drift_verdict or os.environ.get(VERDICT_ENV) or None,
         log_level=args.log_level,
+        settings=from_args(args),
     )
     return 0
 
@@ -40,4 +42,5 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    add_arguments(p)
     p.set_defaults(func=run)

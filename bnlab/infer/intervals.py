@@ -15,6 +15,7 @@ variance (it stays inside [0, 1]; for large counts it is the normal interval).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, Literal
 
 import jax
@@ -40,14 +41,26 @@ def sampled_interval(
     return mean, np.asarray(lower), np.asarray(upper)
 
 
-def _row_grads(plan: Plan, cpts: Sequence[Any], flat_liks: NDArray[Any]) -> list[Any]:
-    """Per-row gradients of ``log P(e_row)`` w.r.t. every CPT: list of ``(rows, *shape)``."""
+@cache
+def _delta_kernels(plan: Plan) -> tuple[Any, Any]:
+    """Jitted ``log P(e)`` per row and its per-row gradients w.r.t. every CPT, per plan.
+
+    Built once per plan (plans hash by identity): a new closure per call would be traced
+    and compiled again on every query.
+    """
+
+    def logz(c: list[Any], lk: Any) -> Any:
+        return log_evidence(plan, c, split_liks(plan, lk))
 
     def one(c: list[Any], lk: Any) -> Any:
         return log_evidence(plan, c, split_liks(plan, lk[None, :]))[0]
 
-    grad = jax.jit(jax.vmap(jax.grad(one), in_axes=(None, 0)))
-    return list(grad(list(cpts), jnp.asarray(flat_liks)))
+    return jax.jit(logz), jax.jit(jax.vmap(jax.grad(one), in_axes=(None, 0)))
+
+
+def _row_grads(plan: Plan, cpts: Sequence[Any], flat_liks: NDArray[Any]) -> list[Any]:
+    """Per-row gradients of ``log P(e_row)`` w.r.t. every CPT: list of ``(rows, *shape)``."""
+    return list(_delta_kernels(plan)[1](list(cpts), jnp.asarray(flat_liks)))
 
 
 def delta_query(
@@ -74,7 +87,7 @@ def delta_query(
         clamped[t, :, off + t] = keep
     stacked = np.concatenate([flat_liks[None], clamped]).reshape((card + 1) * rows, -1)
     cpts = [jnp.asarray(c) for c in mean_cpts]
-    logz = np.asarray(log_evidence(plan, cpts, split_liks(plan, jnp.asarray(stacked))))
+    logz = np.asarray(_delta_kernels(plan)[0](cpts, jnp.asarray(stacked)))
     logz = logz.reshape(card + 1, rows)
     q = np.exp(logz[1:] - logz[:1])  # (card, rows)
     grads = _row_grads(plan, cpts, stacked)

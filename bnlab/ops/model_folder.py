@@ -35,7 +35,7 @@ import numpy as np
 import bnlab
 from bnlab.errors import ArtifactError, BNError
 from bnlab.network import BayesNet
-from bnlab.ops.requests import check_settings
+from bnlab.ops.requests import INTERVAL_METHODS, check_settings
 from bnlab.posterior import Posterior
 
 MODEL_FORMAT = "bnlab.model"
@@ -66,6 +66,7 @@ class BNModel:
     verdict: Any = None
     config: dict[str, Any] | None = None
     files: dict[str, str] = field(default_factory=dict)
+    interval_method: str = "sampled"
 
 
 def _sha256(path: Path) -> str:
@@ -93,6 +94,7 @@ def write_data_dir(
     verdict: Any = None,
     config: Mapping[str, Any] | None = None,
     report: str | os.PathLike[str] | None = None,
+    interval_method: str = "sampled",
 ) -> dict[str, Any]:
     """Write the flavor's data folder (plain files and the manifest); return the manifest.
 
@@ -108,6 +110,10 @@ def write_data_dir(
             "with bnlab.fit or read one with bnlab.read_network."
         )
     chosen = check_settings(network, targets, interval, draws, seed)
+    if interval_method not in INTERVAL_METHODS:
+        raise BNError(
+            f"interval_method must be one of {list(INTERVAL_METHODS)}, got {interval_method!r}."
+        )
     root = Path(folder)
     root.mkdir(parents=True)
     files: dict[str, str] = {"network": FILES["network"]}
@@ -137,6 +143,7 @@ def write_data_dir(
         "interval": float(interval),
         "draws": int(draws),
         "seed": int(seed),
+        "interval_method": interval_method,
     }
     (root / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest
@@ -254,6 +261,11 @@ def load_data_dir(folder: str | os.PathLike[str]) -> BNModel:
         raise
     except BNError as err:
         raise ArtifactError(f"{where}: {err}") from None
+    method = manifest.get("interval_method", "sampled")
+    if method not in INTERVAL_METHODS:
+        raise ArtifactError(
+            f"{where}: interval_method must be one of {list(INTERVAL_METHODS)}, got {method!r}."
+        )
     return BNModel(
         network=network,
         posterior=posterior,
@@ -264,4 +276,5 @@ def load_data_dir(folder: str | os.PathLike[str]) -> BNModel:
         verdict=verdict,
         config=config if isinstance(config, dict) else None,
         files={k: str(p) for k, p in paths.items()},
+        interval_method=str(method),
     )

@@ -4,8 +4,10 @@ The pyfunc flavor takes a DataFrame of evidence (one column per observed variabl
 ``None`` or a missing column = unobserved; a target's own column is ignored for that
 target) and returns one row per input row with columns ``P(T=s)_mean``, ``P(T=s)_lower``
 and ``P(T=s)_upper`` for every target ``T`` and state ``s``. Inference params: ``targets``
-(comma-separated names), ``interval`` (equal-tailed, over the posterior draws), ``draws``
-and ``seed``. A whole batch is answered by one engine call (one more per target that is
+(comma-separated names), ``interval`` (equal-tailed, over the posterior draws), ``draws``,
+``seed`` and ``interval_method`` (``"sampled"``, the default of most models, or ``"delta"``:
+the delta method from the Dirichlet parameters, no draws; the model's default is in its
+manifest). A whole batch is answered by one engine call (one more per target that is
 itself observed in the input). Inference runs in float64 (``jax.enable_x64`` scoped to the
 call), so served numbers equal :class:`bnlab.Engine` with x64 on.
 
@@ -57,6 +59,7 @@ from bnlab.ops.model_folder import BNModel
 from bnlab.ops.requests import (
     EXPLAIN_PERMUTATIONS,
     EXPLAIN_TOP,
+    INTERVAL_METHODS,
     MAX_ENGINES,
     MAX_EXPLAIN_TOP,
     PARAMS,
@@ -74,6 +77,7 @@ class Request(NamedTuple):
     seed: int
     explain: bool
     explain_top: int
+    interval_method: str = "sampled"
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -132,6 +136,11 @@ class BNPyfunc:
             raise EvidenceError(
                 f"params: explain_top must lie in [1, {MAX_EXPLAIN_TOP}], got {top}."
             )
+        method = str(given.get("interval_method") or self.model.interval_method)
+        if method not in INTERVAL_METHODS:
+            raise EvidenceError(
+                f"params: interval_method must be one of {list(INTERVAL_METHODS)}, got {method!r}."
+            )
         raw = given.get("targets") or list(self.model.targets)
         targets = (
             [t.strip() for t in raw.split(",") if t.strip()]
@@ -157,6 +166,7 @@ class BNPyfunc:
             seed=int(given.get("seed", self.model.seed)),
             explain=explain,
             explain_top=top,
+            interval_method=method,
         )
 
     def _evidence(self, model_input: Any) -> pd.DataFrame:
@@ -178,7 +188,8 @@ class BNPyfunc:
         model_input
             Evidence: a DataFrame with one column per observed variable (NaN/None = unset).
         params
-            ``targets`` (comma-separated), ``interval``, ``draws``, ``seed``; ``explain``
+            ``targets`` (comma-separated), ``interval``, ``draws``, ``seed``,
+            ``interval_method`` (``"sampled"`` over the draws, or ``"delta"``); ``explain``
             (add the top evidence contributions, see the module docstring) and
             ``explain_top``.
         """
@@ -201,6 +212,14 @@ class BNPyfunc:
                     continue
                 rows = evidence.drop(columns=[t for t in group if t in evidence.columns])
                 self.engine_calls += 1
+                if request.interval_method == "delta" and engine.n_draws is not None:
+                    for t in group:  # the delta method at the posterior mean, no draws
+                        q = engine.query(t, rows, interval, method="delta")
+                        card = len(self.model.network.states[t])
+                        stats[t] = tuple(
+                            q[c].to_numpy().reshape(-1, card) for c in ("mean", "lower", "upper")
+                        )
+                    continue
                 marg = engine.marginals(rows, variables=group)
                 for t in group:
                     p = np.asarray(marg[t], dtype=np.float64)

@@ -27,7 +27,10 @@ EXPLAIN_TOP = 3
 #: Permutations of the sampled Shapley estimator (rows observing more than MAX_EXACT).
 EXPLAIN_PERMUTATIONS = 200
 #: The pyfunc's inference params.
-PARAMS = ("targets", "interval", "draws", "seed", "explain", "explain_top")
+PARAMS = ("targets", "interval", "draws", "seed", "explain", "explain_top", "interval_method")
+#: How a served answer's interval is computed: over posterior draws, or by the delta method
+#: from the Dirichlet parameters (see :mod:`bnlab.ops.serving.predict`).
+INTERVAL_METHODS = ("sampled", "delta")
 
 
 def default_targets(network: BayesNet) -> list[str]:
@@ -115,6 +118,7 @@ def model_signature(network: BayesNet, manifest: Mapping[str, Any], data_schema:
             ParamSpec("seed", "long", int(manifest["seed"])),
             ParamSpec("explain", "boolean", False),
             ParamSpec("explain_top", "long", EXPLAIN_TOP),
+            ParamSpec("interval_method", "string", str(manifest.get("interval_method", "sampled"))),
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)

@@ -7,7 +7,15 @@ The app is MLflow's own pyfunc scoring server (``mlflow.pyfunc.scoring_server.in
   rows per prediction call, rows with impossible evidence, model readiness, and gauges of
   the last ``bnlab monitor`` verdict (re-read when its file changes);
 - :data:`HEALTH_PATH` — liveness: 200 while the process serves HTTP;
-- :data:`READY_PATH` — readiness: 200 once the model is loaded and warmed up, else 503.
+- :data:`READY_PATH` — readiness: 200 once the model is loaded and warmed up, else 503
+  (also while draining after SIGTERM).
+
+JSON ``POST /invocations`` requests are answered by :mod:`bnlab.ops.serving`: concurrent
+requests with the same params share one engine call (adaptive batching), a full queue gets
+429 with ``Retry-After``, an oversized request 413, a missed deadline 504 (settings:
+:class:`bnlab.ops.serving.settings.ServeSettings`); other content types go to MLflow's app.
+SIGTERM drains: ``/ready`` turns 503 for ``drain_seconds`` while requests are still served,
+then the server stops accepting and gives in-flight requests ``shutdown_timeout_s``.
 
 The server answers probes at once and loads the model in a background thread, so a slow
 cold start (MLflow and JAX imports, the first compilation) is "alive, not ready" rather
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -31,6 +40,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from bnlab.errors import ArtifactError, BNError, ImpossibleEvidenceError
+from bnlab.ops.serving.settings import ServeSettings
 
 #: Address bound by default: loopback only (a container passes ``--host 0.0.0.0``).
 HOST = "127.0.0.1"
@@ -335,12 +345,17 @@ class ServeApp:
     ----------
     metrics
         Where requests are recorded.
+    settings
+        Batching, limits and lifecycle (defaults of :class:`ServeSettings` when ``None``).
     """
 
-    def __init__(self, metrics: ServiceMetrics) -> None:
+    def __init__(self, metrics: ServiceMetrics, settings: ServeSettings | None = None) -> None:
         self.metrics = metrics
+        self.settings = settings or ServeSettings()
         self.inner: ASGIApp | None = None
+        self.invocations: ASGIApp | None = None
         self.error: BNError | None = None
+        self.draining = False
 
     def set_model(self, model: Any, model_uri: str) -> None:
         """Serve ``model`` (a pyfunc) from now on; readiness turns 200."""
@@ -348,14 +363,30 @@ class ServeApp:
 
         # init() only reads .metadata and calls .predict(data, params=...): duck-typed
         wrapped = cast("PyFuncModel", InstrumentedModel(model, self.metrics))
-        self.inner = scoring_server.init(wrapped)
+        inner = scoring_server.init(wrapped)
+        impl = getattr(model, "_model_impl", None)
+        if hasattr(impl, "model") and hasattr(impl, "_engine"):  # a bnlab pyfunc
+            from bnlab.ops.serving.invocations import Invocations
+
+            invocations = Invocations(impl, self.settings, self.metrics)
+            invocations.warm_up()
+            self.invocations = invocations
+        self.inner = inner  # ready from here on
         self.metrics.model_info.labels(model_uri).set(1)
         self.metrics.ready.set(1)
 
     @property
     def ready(self) -> bool:
-        """Whether the model is loaded."""
-        return self.inner is not None
+        """Whether the model is loaded and the server is not draining."""
+        return self.inner is not None and not self.draining
+
+    def start_draining(self) -> None:
+        """Turn ``/ready`` to 503 and stop waiting for batches to fill; keep serving."""
+        self.draining = True
+        self.metrics.ready.set(0)
+        batcher = getattr(self.invocations, "batcher", None)
+        if batcher is not None:
+            batcher.flush_now = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one ASGI connection."""
@@ -382,7 +413,10 @@ class ServeApp:
                 await _respond(send, status, b"ok\n")
             elif path == READY_PATH:
                 status = 200 if self.ready else 503
-                await _respond(send, status, b"ready\n" if self.ready else b"loading\n")
+                text = (
+                    b"ready\n" if self.ready else b"draining\n" if self.draining else b"loading\n"
+                )
+                await _respond(send, status, text)
             elif path == METRICS_PATH:
                 body, content_type = self.metrics.exposition()
                 status = 200
@@ -390,6 +424,8 @@ class ServeApp:
             elif self.inner is None:
                 status = 503
                 await _respond(send, status, b"the model is loading; retry when /ready is 200\n")
+            elif self.invocations is not None and _batched(scope, path, method):
+                await self.invocations(scope, receive, send_capturing)
             else:
                 await self.inner(scope, receive, send_capturing)
         finally:
@@ -399,6 +435,14 @@ class ServeApp:
             if status >= 400:
                 m.errors.labels(endpoint, str(status)).inc()
             m.latency.labels(endpoint).observe(time.perf_counter() - start)
+
+
+def _batched(scope: Scope, path: str, method: str) -> bool:
+    """A JSON ``POST /invocations``: answered by :mod:`bnlab.ops.serving` (batched)."""
+    if path != INVOCATIONS_PATH or method != "POST":
+        return False
+    headers = dict(scope.get("headers") or [])
+    return bytes(headers.get(b"content-type", b"")).startswith(b"application/json")
 
 
 async def _respond(
@@ -441,6 +485,7 @@ def serve(
     tracking_uri: str | None = None,
     verdict: str | os.PathLike[str] | None = None,
     log_level: str = "info",
+    settings: ServeSettings | None = None,
 ) -> None:
     """Serve ``model_uri`` over HTTP until interrupted (SIGINT/SIGTERM).
 
@@ -456,6 +501,8 @@ def serve(
         The ``bnlab monitor --out`` JSON whose checks are exported as gauges.
     log_level
         uvicorn's log level.
+    settings
+        Batching, request limits, deadline, drain and shutdown times.
 
     Raises
     ------
@@ -467,10 +514,13 @@ def serve(
     if not 0 < int(port) < 65536:
         raise BNError(f"port must lie in 1..65535, got {port}.")
     check_model_source(model_uri)
-    app = ServeApp(ServiceMetrics.create(verdict))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=int(port), log_level=log_level, lifespan="on")
-    )
+    settings = settings or ServeSettings()
+    app = ServeApp(ServiceMetrics.create(verdict), settings)
+    config = uvicorn.Config(
+        app, host=host, port=int(port), log_level=log_level, lifespan="on",
+        timeout_graceful_shutdown=max(int(math.ceil(settings.shutdown_timeout_s)), 1),
+    )  # fmt: skip
+    server = _draining_server_class()(config, app)
 
     def load() -> None:
         try:
@@ -497,3 +547,27 @@ def serve(
         raise
     if app.error is not None:
         raise app.error
+
+
+def _draining_server_class() -> Any:
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        """uvicorn's server whose first SIGTERM/SIGINT drains before shutting down."""
+
+        def __init__(self, config: Any, app: ServeApp) -> None:
+            super().__init__(config)
+            self.app = app
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.app.draining:  # a second signal: stop now
+                super().handle_exit(sig, frame)
+                return
+            delay = self.app.settings.drain_seconds
+            log.info("signal %s: draining for %.1f s, then shutting down", sig, delay)
+            self.app.start_draining()
+            stop = threading.Timer(delay, lambda: setattr(self, "should_exit", True))
+            stop.daemon = True
+            stop.start()
+
+    return DrainingServer

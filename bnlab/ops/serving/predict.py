@@ -1,0 +1,249 @@
+"""Answer a batch of served requests with fixed-shape engine calls, and split the answers.
+
+The engine pads evidence rows to a power of two, and XLA may order a reduction differently
+for different shapes: the same row answered in a 1-row call and in a 64-row call can differ
+in the last bit. Here every engine call has the same shape — ``block`` rows, padded with
+empty evidence — so a row's answer does not depend on what else was in its batch (each row
+is computed in its own lanes; the shape is all that could move it). Batched answers are
+therefore *identical* to the answers the same server gives each request alone.
+
+Intervals per request: ``interval_method="sampled"`` (equal-tailed over the posterior draws,
+as the pyfunc) or ``"delta"`` (the delta method at the posterior mean from the Dirichlet
+parameters, :func:`bnlab.infer.intervals.delta_query`: no draws, far cheaper; its mean is
+the query at the posterior-mean CPTs). A model's default is its manifest's
+``interval_method``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from bnlab.errors import BNError, EvidenceError, ImpossibleEvidenceError
+
+#: Most rows one device gets per engine call (the engine's own cap can be lower).
+ROWS_PER_DEVICE = 32
+#: Evidence rows per delta-method call.
+DELTA_BLOCK = 32
+
+Stats = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+
+
+class Prepared(NamedTuple):
+    """One validated request: its settings, interval method, evidence and raw params."""
+
+    request: Any
+    method: str
+    evidence: pd.DataFrame
+    params: Mapping[str, Any] | None
+
+
+def _pad(flat: NDArray[Any], start: int, block: int) -> NDArray[Any]:
+    """Rows ``start:start+block`` of ``flat``, padded with empty evidence (ones)."""
+    part = flat[start : start + block]
+    if part.shape[0] < block:
+        fill = np.ones((block - part.shape[0], flat.shape[1]), dtype=flat.dtype)
+        part = np.concatenate([part, fill])
+    return part
+
+
+def fixed_marginals(engine: Any, evidence: pd.DataFrame, names: Sequence[str]) -> dict[str, Any]:
+    """Marginals of ``names`` per evidence row, from engine calls of one fixed shape.
+
+    Returns ``{name: (draws, rows, states)}`` (or ``(rows, states)`` for a point network).
+
+    Raises
+    ------
+    ImpossibleEvidenceError
+        Rows of probability zero (under any draw).
+    """
+    from bnlab.infer.devices import row_devices
+    from bnlab.infer.engine import MAX_CHUNK
+    from bnlab.infer.run import jitted
+
+    draws = engine.n_draws is not None
+    _, flat = engine._liks(evidence, None)
+    n_dev = len(row_devices()) if engine.jit else 1
+    per_dev = min(engine._chunk(MAX_CHUNK, engine.n_draws or 1, "marginals"), ROWS_PER_DEVICE)
+    block = per_dev * n_dev
+    fn = jitted(engine.plan, "marginals", draws, engine.jit, n_dev)
+    cpts = engine._flat_cpts(None, draws)
+    rows = flat.shape[0]
+    zs, ms = [], []
+    ax = 1 if draws else 0
+    for start in range(0, rows, block):
+        z, m = fn(cpts, _pad(flat, start, block))
+        real = min(block, rows - start)
+        zs.append(np.asarray(z).take(np.arange(real), axis=ax))
+        ms.append(np.asarray(m).take(np.arange(real), axis=ax))
+    z_all, m_all = np.concatenate(zs, axis=ax), np.concatenate(ms, axis=ax)
+    bad = ~np.isfinite(z_all)
+    if draws:
+        bad = bad.any(axis=0)
+    if bad.any():
+        raise ImpossibleEvidenceError([int(r) for r in np.flatnonzero(bad)])
+    out = {}
+    for v in names:
+        j = engine.structure.index[v]
+        off = engine.plan.lik_offsets[j]
+        out[v] = m_all[..., off : off + engine.plan.cards[j]].astype(np.float64)
+    return out
+
+
+def fixed_delta(engine: Any, evidence: pd.DataFrame, target: str, interval: float) -> Stats:
+    """Delta-method mean, lower, upper ``(rows, states)`` of a target, in fixed-shape calls.
+
+    Raises
+    ------
+    ImpossibleEvidenceError
+        Rows of probability zero under the posterior-mean network.
+    """
+    _, flat = engine._liks(evidence, None)
+    flat = np.asarray(flat, dtype=np.float64)
+    j = engine.structure.index[target]
+    rows = flat.shape[0]
+    parts: list[Stats] = []
+    for start in range(0, rows, DELTA_BLOCK):
+        real = min(DELTA_BLOCK, rows - start)
+        mean, lower, upper = engine._delta(_pad(flat, start, DELTA_BLOCK), j, interval, "eti", None)
+        parts.append((mean[:real], lower[:real], upper[:real]))
+    mean = np.concatenate([p[0] for p in parts])
+    bad = ~np.isfinite(mean).all(axis=1)
+    if bad.any():
+        raise ImpossibleEvidenceError([int(r) for r in np.flatnonzero(bad)])
+    return mean, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+
+
+class BatchPredictor:
+    """Validate requests for a bnlab pyfunc, and answer batches of them.
+
+    Parameters
+    ----------
+    pyfunc
+        The :class:`bnlab.pyfunc.BNPyfunc` of the served model.
+    """
+
+    def __init__(self, pyfunc: Any) -> None:
+        self.pyfunc = pyfunc
+        self.model = pyfunc.model
+
+    def prepare(self, frame: pd.DataFrame, params: Mapping[str, Any] | None) -> Prepared:
+        """Validate one request's params and columns.
+
+        Raises
+        ------
+        EvidenceError
+            Unknown params or columns, bad settings; the message names the fix.
+        """
+        states = self.model.network.states
+        unknown = [str(c) for c in frame.columns if c not in states]
+        if unknown:
+            raise EvidenceError(
+                f"input column(s) {unknown} are not variables of the model; drop or rename "
+                f"them. The model knows these columns: {list(states)}."
+            )
+        request = self.pyfunc._params(params)
+        method = request.interval_method
+        posterior = self.model.posterior
+        if method == "delta" and posterior is not None and posterior.kind != "dirichlet":
+            raise EvidenceError(
+                "params: interval_method='delta' needs a Dirichlet (conjugate) posterior; "
+                "this model's posterior is sampled: use interval_method='sampled'."
+            )
+        return Prepared(request, str(method), frame.reset_index(drop=True), params)
+
+    @staticmethod
+    def key(item: Prepared) -> Hashable:
+        """Requests with equal keys may share an engine call."""
+        r = item.request
+        return (tuple(r.targets), r.interval, r.draws, r.seed, item.method, r.explain,
+                r.explain_top)  # fmt: skip
+
+    def run(self, key: Hashable, items: Sequence[Prepared]) -> list[Any]:
+        """One answer per request — ``{column: values}`` — or the error of that request.
+
+        A batch that fails (say one request holds an impossible row) is answered request by
+        request, so that only the faulty request gets the error.
+        """
+        import jax
+
+        if items and items[0].request.explain:  # explanations are per row anyway
+            return [self._explained(item) for item in items]
+        with jax.enable_x64(True):
+            try:
+                return self._batch(items)
+            except BNError as err:
+                if len(items) == 1:
+                    return [err]
+            out: list[Any] = []
+            for item in items:
+                try:
+                    out += self._batch([item])
+                except BNError as err:
+                    out.append(err)
+            return out
+
+    def _explained(self, item: Prepared) -> Any:
+        try:
+            frame = self.pyfunc.predict(item.evidence, params=item.params)
+        except BNError as err:
+            return err
+        return {c: frame[c].to_numpy() for c in frame.columns}
+
+    def _batch(self, items: Sequence[Prepared]) -> list[dict[str, NDArray[Any]]]:
+        first = items[0].request
+        targets, interval, method = first.targets, first.interval, items[0].method
+        evidence = (
+            items[0].evidence
+            if len(items) == 1
+            else pd.concat([i.evidence for i in items], ignore_index=True, sort=False)
+        )
+        engine = self.pyfunc._engine(first.draws, first.seed)
+        self.pyfunc.engine_calls += 1
+        observed = [t for t in targets if t in evidence.columns and evidence[t].notna().any()]
+        groups = [[t for t in targets if t not in observed]] + [[t] for t in observed]
+        stats: dict[str, Stats] = {}
+        for group in groups:
+            if not group:
+                continue
+            rows = evidence.drop(columns=[t for t in group if t in evidence.columns])
+            if method == "delta" and engine.n_draws is not None:
+                for t in group:
+                    stats[t] = fixed_delta(engine, rows, t, interval)
+                continue
+            marg = fixed_marginals(engine, rows, group)
+            for t in group:
+                p = marg[t]
+                stats[t] = _sampled(p, interval) if p.ndim == 3 else (p, p, p)
+        columns: dict[str, NDArray[Any]] = {}
+        for t in targets:
+            mean, lower, upper = stats[t]
+            for k, s in enumerate(self.model.network.states[t]):
+                columns[f"P({t}={s})_mean"] = mean[:, k]
+                columns[f"P({t}={s})_lower"] = lower[:, k]
+                columns[f"P({t}={s})_upper"] = upper[:, k]
+        out, start = [], 0
+        for item in items:
+            n = len(item.evidence)
+            out.append({c: v[start : start + n] for c, v in columns.items()})
+            start += n
+        return out
+
+
+def _sampled(p: NDArray[np.float64], interval: float) -> Stats:
+    """Mean and equal-tailed interval over the draw axis, row by row.
+
+    Computed per row so that a row's numbers do not depend on its neighbours in the batch
+    (numpy may order a reduction over a 3-d array differently for different shapes).
+    """
+    from bnlab.infer.intervals import sampled_interval
+
+    mean = np.empty(p.shape[1:])
+    lower, upper = np.empty_like(mean), np.empty_like(mean)
+    for r in range(p.shape[1]):
+        mean[r], lower[r], upper[r] = sampled_interval(np.ascontiguousarray(p[:, r]), interval)
+    return mean, lower, upper
