@@ -310,3 +310,35 @@ def test_tree_start_default_is_on_for_tabu_only() -> None:
     # on these rows (the benchmark's ALARM 1k BIC case) the tree start finds a better graph
     plain = learn_structure(df, "bic", "tabu", tree_start=False, return_info=True)
     assert tabu.score > plain.score + 1.0
+
+
+@pytest.mark.parametrize("method", ["hc", "tabu"])
+def test_numpy_fast_path_finds_the_compiled_search_graph(
+    method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small data in a fresh process search with numpy alone (no numba load); the graph and
+    score are the compiled kernels' to the last move."""
+    from bnlab.learn import core
+
+    net = bnlab.load_example("alarm")
+    df = bnlab.sample(net, n=2_000, seed=3)
+    found = {}
+    for engine in ("numpy", "numba"):
+        monkeypatch.setattr(core, "counting_engine", lambda shape, e=engine: e)
+        found[engine] = learn_structure(df, "bic", method, return_info=True)
+    assert found["numpy"].structure.edges == found["numba"].structure.edges
+    assert found["numpy"].score == pytest.approx(found["numba"].score, rel=1e-12)
+
+
+def test_small_data_search_in_a_fresh_process_loads_no_numba() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bnlab\n"
+        "df = bnlab.sample(bnlab.load_example('asia'), n=1000, seed=0)\n"
+        "bnlab.learn_structure(df, 'bic', 'hc')\n"
+        "print('numba' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

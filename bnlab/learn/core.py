@@ -108,8 +108,27 @@ def _scorer(
         return source.structure, SourceScorer(source, score, ess), source.n_rows, None
     base, codes = prepare_data(data, structure)
     cards = [base.cards[v] for v in base.variables]
-    scorer = FamilyScorer(codes, cards, score, ess, weights=weights)
+    scorer = FamilyScorer(
+        codes, cards, score, ess, weights=weights, engine=counting_engine(codes.shape)
+    )
     return base, scorer, int(codes.shape[0]), codes
+
+
+#: Below this many cells (rows x variables) a fresh process learns faster with numpy alone:
+#: loading numba and its cached kernels costs ~1-2 s, more than the whole search there.
+NUMPY_CELLS = 200_000
+
+
+def counting_engine(shape: tuple[int, ...]) -> Literal["numba", "numpy"]:
+    """``"numpy"`` for small data in a process that has not loaded numba yet, else ``"numba"``.
+
+    Both engines give the same scores and the same moves (the numpy path is the compiled
+    kernels' reference); only the time differs.
+    """
+    import sys
+
+    small = int(np.prod(shape)) <= NUMPY_CELLS
+    return "numpy" if small and "numba" not in sys.modules else "numba"
 
 
 def _start_edges(start: Any, variables: Sequence[str]) -> tuple[Edge, ...] | None:

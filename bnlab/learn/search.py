@@ -217,7 +217,13 @@ class _Search:
     def best_move(
         self, tabu: set[tuple[int, int, int]] | None = None
     ) -> tuple[float, int, int, int]:
-        """``best(deltas(tabu))`` in one compiled pass (:func:`bnlab.learn.kernels.best_move`)."""
+        """``best(deltas(tabu))`` in one compiled pass (:func:`bnlab.learn.kernels.best_move`).
+
+        With a numpy-engine scorer (small data, see :func:`bnlab.learn.core.counting_engine`)
+        the numpy reference itself, so nothing is compiled or loaded from numba's cache.
+        """
+        if getattr(self.sc, "engine", "numba") == "numpy":
+            return self.best(self.deltas(tabu))
         from bnlab.learn import kernels
 
         if self._reach is None:
