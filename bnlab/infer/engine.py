@@ -25,12 +25,15 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bnlab.errors import BNError, EvidenceError, ImpossibleEvidenceError
+from bnlab.infer.budget import as_dict
 from bnlab.infer.compile_cache import enable_persistent_cache
 from bnlab.infer.devices import row_devices, spread_cpu_devices
 from bnlab.infer.evidence import Evidence, encode_evidence, likelihoods, soft_evidence
-from bnlab.infer.intervals import delta_query, sampled_interval
+from bnlab.infer.intervals import delta_query, mc_interval, sampled_interval
+from bnlab.infer.methods import ImportanceRunner, Progress, resolve
 from bnlab.infer.plan import Plan, shared_plan
 from bnlab.infer.run import cpt_offsets, flatten_cpts, jitted
+from bnlab.infer.segmented import segmented
 from bnlab.network import BayesNet, Structure
 
 # Before JAX starts: one CPU device per core, so row chunks run on every core; compiled
@@ -42,6 +45,9 @@ enable_persistent_cache()
 #: that a chunk's tensors stay within a last-level cache: on ANDES, 16 rows in float32 ran
 #: 1.3-1.5x faster per row than 32.
 CHUNK_BYTES = 1 << 26
+#: Bytes per chunk of segmented and sampling runs (their cost is dispatch per chunk, so
+#: larger chunks pay; the memory is one chunk's tensors or particles).
+SEGMENTED_CHUNK_BYTES = 1 << 28
 #: Largest number of evidence rows per compiled call (per device).
 MAX_CHUNK = 4096
 #: Fewest rows a device is given when a batch is split across devices.
@@ -53,6 +59,9 @@ class Marginals(dict[str, NDArray[np.float64]]):
 
     log_prob: NDArray[np.float64]
     impossible: NDArray[np.bool_]
+    #: Approximate methods only: Monte Carlo standard error per entry, and ESS per row.
+    mc_error: dict[str, NDArray[np.float64]] | None = None
+    ess: NDArray[np.float64] | None = None
 
 
 def _pow2_at_least(n: int) -> int:
@@ -85,6 +94,20 @@ class Engine:
     jit
         Compile the kernels with ``jax.jit`` (default). ``False`` runs them op by op: no
         compile time, slower per call; useful for small networks used once.
+    method
+        ``"auto"`` (default: exact when the plan fits ``max_flops``/``max_memory``, else
+        importance sampling, with a log line saying so), ``"exact"`` (raises
+        :class:`~bnlab.infer.budget.BudgetError` at once when the plan does not fit) or
+        ``"importance"`` (likelihood weighting; see :mod:`bnlab.infer.methods`).
+    max_flops, max_memory
+        Budget of exact inference: multiply-adds per evidence row for all marginals, and
+        bytes of the largest intermediate per row (defaults in :mod:`bnlab.infer.budget`).
+    execution
+        ``"auto"``, ``"program"`` (the plan as one XLA program) or ``"segmented"`` (cached
+        per-step kernels; compile time bounded by the distinct step shapes). ``"auto"``
+        picks by the cost model of :mod:`bnlab.infer.budget`.
+    samples
+        Particles per evidence row (and per CPT draw) of ``method="importance"``.
 
     Examples
     --------
@@ -103,6 +126,12 @@ class Engine:
         dtype: Any = None,
         order: str = "auto",
         jit: bool = True,
+        *,
+        method: str = "auto",
+        max_flops: float | None = None,
+        max_memory: float | None = None,
+        execution: str = "auto",
+        samples: int = 1000,
     ) -> None:
         from bnlab.posterior import Posterior
 
@@ -130,6 +159,15 @@ class Engine:
             )
         self.structure: Structure = structure
         self.plan: Plan = shared_plan(structure, order)
+        self.method, self.mode, self._estimate = resolve(
+            self.plan, f"a {len(structure.variables)}-variable network", method, execution,
+            max_flops, max_memory, self.dtype.itemsize,
+        )  # fmt: skip
+        self.samples = int(samples)
+        self.seed = int(seed)
+        #: Diagnostics of the last approximate call: ``ess`` per row, ``mc_error`` like the
+        #: marginals (importance sampling); empty for exact answers.
+        self.diagnostics: dict[str, NDArray[Any]] = {}
         self._mean_flat = flatten_cpts(self.plan, self.network.cpts).astype(self.dtype)
         self._draws_flat: NDArray[Any] | None = None
         if self.posterior is not None:
@@ -147,6 +185,7 @@ class Engine:
 
         #: the data schema stored with the posterior: raw numbers in evidence are binned
         self.schema = schema_of(self.posterior) if self.posterior is not None else None
+        self._seen: set[tuple[str, int]] = set()
 
     @classmethod
     def from_draws(
@@ -155,11 +194,12 @@ class Engine:
         draws: Mapping[str, Any],
         dtype: Any = None,
         jit: bool = True,
+        **options: Any,
     ) -> Engine:
         """An engine over given CPT draws ``{variable: (draws, *parent cards, card)}``."""
         s = structure.structure if isinstance(structure, BayesNet) else structure
         mean = {v: np.asarray(draws[v], dtype=np.float64).mean(axis=0) for v in s.variables}
-        eng = cls(BayesNet(structure=s, cpts=mean), dtype=dtype, jit=jit)
+        eng = cls(BayesNet(structure=s, cpts=mean), dtype=dtype, jit=jit, **options)
         eng._draws_flat = flatten_cpts(eng.plan, draws, draw_axis=True).astype(eng.dtype)
         return eng
 
@@ -188,8 +228,14 @@ class Engine:
 
     @property
     def cost(self) -> dict[str, float | int | str]:
-        """The plan's cost: flops per evidence row, largest intermediate, step count."""
-        return self.plan.cost()
+        """The plan's cost and what running it takes.
+
+        Flops per evidence row (forward, and all marginals), largest intermediate (entries
+        and bytes per row), step count and order, the method and execution mode, the
+        distinct kernels, and the expected compile seconds and run seconds per row (cost
+        model estimates, see :mod:`bnlab.infer.budget`).
+        """
+        return {**self.plan.cost(), **as_dict(self._estimate, self.mode, self.method)}
 
     def __repr__(self) -> str:
         what = "point" if self.n_draws is None else f"{self.n_draws} draws"
@@ -242,7 +288,15 @@ class Engine:
                 for st in self.plan.steps
             )
         per_row *= 3 * self.dtype.itemsize * max(draws, 1)
-        cap = max(1, min(MAX_CHUNK, CHUNK_BYTES // max(per_row, 1)))
+        limit = CHUNK_BYTES
+        if self.method == "importance":  # particle codes and weights of one draw at a time
+            per_row = self.samples * (
+                4 * self.plan.n + 3 * self.dtype.itemsize * max(self.plan.cards)
+            )
+            limit = SEGMENTED_CHUNK_BYTES
+        elif self.mode == "segmented" and what != "mpe":
+            limit = SEGMENTED_CHUNK_BYTES
+        cap = max(1, min(MAX_CHUNK, limit // max(per_row, 1)))
         cap = 1 << (cap.bit_length() - 1)
         return int(min(_pow2_at_least(rows), cap))
 
@@ -253,11 +307,13 @@ class Engine:
         :mod:`bnlab.infer.devices`) and rows enough for each, a chunk is split across them.
         """
         rows = flat_liks.shape[0]
-        n_dev = len(row_devices()) if self.jit else 1
+        n_dev = len(row_devices()) if self.jit and self.method == "exact" else 1
+        n_dev = 1 if self.mode == "segmented" else n_dev
         n_dev = max(1, min(n_dev, rows // MIN_ROWS_PER_DEVICE))
         size = self._chunk(-(-rows // n_dev), self.n_draws or 1 if draws else 1, what) * n_dev
-        fn = jitted(self.plan, what, draws, self.jit, n_dev)
+        fn = self._kernel(what, draws, n_dev)
         pieces: list[list[NDArray[Any]]] = []
+        progress = Progress(f"{what} of {rows} rows", -(-rows // size), self._expected(rows))
         for start in range(0, rows, size):
             part = flat_liks[start : start + size]
             real = part.shape[0]
@@ -267,8 +323,34 @@ class Engine:
             out = out if isinstance(out, tuple) else (out,)
             ax = 1 if draws else 0
             pieces.append([np.asarray(o).take(np.arange(real), axis=ax) for o in out])
+            progress.step(len(pieces))
         ax = 1 if draws else 0
-        return [np.concatenate(parts, axis=ax) for parts in zip(*pieces, strict=True)]
+        result = [np.concatenate(parts, axis=ax) for parts in zip(*pieces, strict=True)]
+        if self.method == "importance" and what == "marginals":
+            self.diagnostics = {"mc_error": result[2], "ess": result[3]}
+        return result
+
+    def _kernel(self, what: str, draws: bool, n_dev: int) -> Any:
+        """The kernel of the engine's method and mode (see :mod:`bnlab.infer.methods`)."""
+        if self.method == "importance":
+            return ImportanceRunner(self.plan, what, draws, self.samples, self.seed)
+        if self.mode == "segmented" and self.jit and what != "mpe":
+            return segmented(self.plan, what)
+        if self.mode == "segmented" and what == "mpe":
+            return jitted(self.plan, what, draws, False, 1)  # op by op: no compile
+        return jitted(self.plan, what, draws, self.jit, n_dev)
+
+    def _expected(self, rows: int) -> float:
+        est = self._estimate
+        if self.method == "importance":
+            return rows * (self.n_draws or 1) * self.samples * self.plan.n * 2e-8
+        compiled = self.jit and (self.mode, rows) not in self._seen
+        self._seen.add((self.mode, rows))
+        first = est.program_compile_s if self.mode == "program" else est.segmented_compile_s
+        per_row = (
+            est.program_run_s_per_row if self.mode == "program" else est.segmented_run_s_per_row
+        )
+        return (first if compiled else 0.0) + rows * per_row
 
     # -- queries ----------------------------------------------------------------------------
     def marginals(
@@ -312,7 +394,7 @@ class Engine:
                 raise EvidenceError(f"variables: {v!r} is not a variable of the network.")
         _, flat = self._liks(evidence, soft)
         draws = self._draws_flat is not None and not point
-        z, m = self._run("marginals", flat, self._flat_cpts(do, draws), draws)
+        z, m, *_ = self._run("marginals", flat, self._flat_cpts(do, draws), draws)
         impossible = ~np.isfinite(z)
         if impossible.any() and on_impossible == "raise":
             bad = np.flatnonzero(impossible.any(axis=0) if draws else impossible)
@@ -324,6 +406,13 @@ class Engine:
             out[v] = m[..., offsets[j] : offsets[j] + self.plan.cards[j]].astype(np.float64)
         out.log_prob = z.astype(np.float64)
         out.impossible = impossible
+        if self.method == "importance":
+            err = self.diagnostics["mc_error"]
+            out.ess = np.asarray(self.diagnostics["ess"], dtype=np.float64)
+            out.mc_error = {}
+            for v in names:
+                j = self.structure.index[v]
+                out.mc_error[v] = err[..., offsets[j] : offsets[j] + self.plan.cards[j]]
         return out
 
     def log_prob(
@@ -401,7 +490,7 @@ class Engine:
             mean, lower, upper = self._delta(flat, j, interval, kind, do)
         else:
             draws = self._draws_flat is not None
-            z, m = self._run("marginals", flat, self._flat_cpts(do, draws), draws)
+            z, m, *_ = self._run("marginals", flat, self._flat_cpts(do, draws), draws)
             off = self.plan.lik_offsets[j]
             p = m[..., off : off + len(states)].astype(np.float64)
             bad = ~np.isfinite(z)
@@ -409,10 +498,13 @@ class Engine:
                 bad = bad.any(axis=0)
             if bad.any() and on_impossible == "raise":
                 raise ImpossibleEvidenceError([int(r) for r in np.flatnonzero(bad)])
-            if draws:
+            if draws:  # with sampling, each draw's estimate carries its own MC error
                 mean, lower, upper = sampled_interval(p, interval, kind)
             else:
                 mean = lower = upper = p
+            if self.method == "importance" and not draws:
+                err = self.diagnostics["mc_error"][..., off : off + len(states)]
+                mean, lower, upper = mc_interval(p, err, interval)
         rows = mean.shape[0]
         return pd.DataFrame(
             {
@@ -455,8 +547,9 @@ class Engine:
             )
             draws = self.cpt_arrays()
             cached = Engine.from_draws(
-                sub, {v: draws[v] for v in names}, dtype=self.dtype, jit=self.jit
-            )
+                sub, {v: draws[v] for v in names}, dtype=self.dtype, jit=self.jit,
+                method=self.method, samples=self.samples, max_flops=np.inf, max_memory=np.inf,
+            )  # fmt: skip
             if len(self._relevant) >= RELEVANT_CACHE:
                 self._relevant.pop(next(iter(self._relevant)))
         self._relevant[key] = cached  # most recently used last

@@ -41,6 +41,16 @@ def sampled_interval(
     return mean, np.asarray(lower), np.asarray(upper)
 
 
+def mc_interval(
+    estimate: NDArray[np.float64], mc_error: NDArray[np.float64], interval: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Mean and a normal interval of a Monte Carlo estimate with standard error, in [0, 1]."""
+    from scipy.special import ndtri
+
+    half = float(ndtri((1 + interval) / 2)) * mc_error
+    return estimate, np.clip(estimate - half, 0.0, 1.0), np.clip(estimate + half, 0.0, 1.0)
+
+
 @cache
 def _delta_kernels(plan: Plan) -> tuple[Any, Any]:
     """Jitted ``log P(e)`` per row and its per-row gradients w.r.t. every CPT, per plan.
