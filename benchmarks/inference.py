@@ -39,6 +39,9 @@ from bnlab.posterior import Posterior
 
 HERE = Path(__file__).resolve().parent
 NETWORKS = ["alarm", "hepar2", "win95pts", "pathfinder", "andes"]
+#: Networks of 400-1,000+ variables (issue 22), benchmarked by ``bench_large`` with
+#: ``--large``; andes and pathfinder can be added there for reference.
+LARGE_NETWORKS = ["pigs", "diabetes", "link", "munin", "munin1"]
 
 
 def network_file(name: str) -> Path:
@@ -210,6 +213,73 @@ def bench_network(name: str, n_rows: int, args: argparse.Namespace) -> dict[str,
     return out
 
 
+def bench_large(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Build + first answer, batched all-marginals, pyAgrum per query, memory, flops/s."""
+    import resource
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import pyagrum as gum
+
+    from bnlab.io import to_pyagrum
+
+    net = bnlab.read_network(network_file(name))
+    rows = evidence_rows(net, args.large_rows, 5, seed=0)
+    codes = bnlab.infer.encode_evidence(net, rows)
+    out: dict[str, Any] = {"network": name, "variables": len(net.variables)}
+    t = time.perf_counter()
+    eng = Engine(net, dtype=args.dtype, method=args.method, samples=args.samples)
+    out["build_s"] = time.perf_counter() - t
+    eng.marginals(codes[:1])
+    out["first_answer_s"] = time.perf_counter() - t
+    cost = eng.cost
+    out.update(method=eng.method, mode=eng.mode, flops_per_row=cost["flops_per_row"])
+    out["expected_compile_s"] = cost["expected_compile_s"]
+    t = time.perf_counter()
+    mine = eng.marginals(codes)
+    out["bnlab_rows"] = len(rows)
+    out["bnlab_1000_s"] = (time.perf_counter() - t) / len(rows) * 1000
+    out["gflops"] = 3 * cost["flops_per_row"] * 1000 / out["bnlab_1000_s"] / 1e9
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ie = gum.LazyPropagation(to_pyagrum(net))
+        sub = rows[: args.pyagrum_rows]
+        worst, t = 0.0, time.perf_counter()
+        theirs = []
+        for row in sub:
+            ie.setEvidence(row)
+            ie.makeInference()
+            theirs.append({v: np.asarray(ie.posterior(v).toarray()) for v in net.variables})
+        out["pyagrum_rows"] = len(sub)
+        out["pyagrum_1000_s"] = (time.perf_counter() - t) / len(sub) * 1000
+        for i, post in enumerate(theirs):
+            for v in net.variables:
+                worst = max(worst, float(np.max(np.abs(mine[v][i] - post[v]))))
+    out["max_abs_diff"] = worst
+    out["ratio"] = out["pyagrum_1000_s"] / out["bnlab_1000_s"]
+    return out
+
+
+def large_table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| network | vars | method / mode | flops/row | build + first answer s (expected "
+        "compile s) | bnlab 1000 rows s (rows timed) | pyAgrum 1000 s (rows timed) | ratio | "
+        "GFlop/s | peak RSS MiB | max abs diff vs pyAgrum |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['network']} | {r['variables']} | {r['method']} / {r['mode']} | "
+            f"{r['flops_per_row']:.3g} | {r['first_answer_s']:.1f} "
+            f"({r['expected_compile_s']:.1f}) | "
+            f"{r['bnlab_1000_s']:.1f} ({r['bnlab_rows']}) | {r['pyagrum_1000_s']:.1f} "
+            f"({r['pyagrum_rows']}) | **{r['ratio']:.0f}x** | {r['gflops']:.3f} | "
+            f"{r['peak_rss_mib']:.0f} | {r['max_abs_diff']:.1e} |"
+        )
+    return "\n".join(lines)
+
+
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| network | vars | flops/row | largest | compile s | bnlab 1000 rows s | pyAgrum 1000 s "
@@ -253,6 +323,14 @@ def main() -> None:
         default="float64",
         help="bnlab's float type (pyAgrum and pgmpy compute in float64)",
     )
+    parser.add_argument(
+        "--large",
+        action="store_true",
+        help="benchmark the large networks (default pigs,diabetes,link,munin,munin1) instead",
+    )
+    parser.add_argument("--large-rows", type=int, default=100, help="rows timed per large net")
+    parser.add_argument("--method", default="auto", choices=("auto", "exact", "importance"))
+    parser.add_argument("--samples", type=int, default=1000)
     args = parser.parse_args()
     import jax
 
@@ -263,6 +341,15 @@ def main() -> None:
         f"device(s), bnlab in {args.dtype}, pyAgrum threads {gum_threads()}; "
         f"load average at start: {os.getloadavg()}"
     )
+    if args.large:
+        names = LARGE_NETWORKS if args.networks == ",".join(NETWORKS) else args.networks.split(",")
+        large = []
+        for name in names:
+            large.append(bench_large(name, args))
+            print(large[-1], flush=True)
+        print(large_table(large))
+        print(f"load average at end: {os.getloadavg()}")
+        return
     results = []
     for name in args.networks.split(","):
         r = bench_network(name, args.rows, args)

@@ -133,9 +133,8 @@ def budget_error(network: str, why: str, est: Estimate) -> BudgetError:
     return BudgetError(
         f"exact inference on {network} needs {why}; estimated run time "
         f"{est.run_s_per_row * 1e3:.3g} ms per row. Options: raise max_flops/max_memory, "
-        "use method='lbp' (loopy belief propagation) or method='importance' (likelihood "
-        "weighting with an effective sample size and Monte Carlo error), or "
-        "method='auto' to fall back to an approximate method by itself."
+        "use method='importance' (likelihood weighting with an effective sample size and "
+        "a Monte Carlo error per marginal), or method='auto' to fall back to it by itself."
     )
 
 
