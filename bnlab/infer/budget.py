@@ -6,13 +6,14 @@ A plan runs in one of two modes:
   per row, but its compile time grows faster than the step count (measured on the 2-core
   box: 2.6 s for alarm's 37 steps, 13 s pathfinder 109, 21-25 s andes 223, 60-70 s pigs and
   diabetes ~430, minutes for munin's 1,041).
-* ``"segmented"``: the plan runs step by step from Python, one cached small kernel per
-  distinct step signature (:mod:`bnlab.infer.segmented`): compile time grows with the
-  number of distinct signatures, and every step costs a dispatch per row chunk.
+* ``"segmented"``: the plan runs step by step from Python, one cached opt_einsum
+  expression per distinct step signature on the host (:mod:`bnlab.infer.eager`): no
+  compile, milliseconds of set-up per distinct step, slower per flop than XLA.
 
-:func:`estimate` predicts both from the plan alone and :func:`choose_mode` keeps the one
-with the smaller compile plus run time over a reference workload. The constants are fits
-to the measurements above; they are estimates (the machine's load moves them by 2-5x).
+:func:`estimate` predicts both from the plan alone and :func:`choose_mode` keeps the
+program unless its compile is expected to take more than ``MAX_PROGRAM_COMPILE_S``. The
+constants are fits to the measurements above; they are estimates (the machine's load
+moves them by 2-5x).
 """
 
 from __future__ import annotations
@@ -34,8 +35,6 @@ KERNEL_CALL_S = 40e-6
 FLOPS_PER_S = 1.0e9
 #: Longest expected one-program compile ``choose_mode`` accepts (ANDES: ~30 s estimated).
 MAX_PROGRAM_COMPILE_S = 40.0
-#: Rows a reference workload answers; the mode with the least compile + run time wins.
-REFERENCE_ROWS = 20_000
 #: Host-side contractions (NumPy/BLAS, no fusion) against the XLA program: ~10x slower per
 #: flop on pigs (measured under load).
 SEGMENTED_SLOWDOWN = 10.0
@@ -91,24 +90,15 @@ def estimate(plan: Plan, itemsize: int = 8) -> Estimate:
     )
 
 
-def choose_mode(est: Estimate, rows: int = REFERENCE_ROWS) -> str:
+def choose_mode(est: Estimate) -> str:
     """``"program"`` or ``"segmented"``.
 
     One program is the fastest per row, so it is kept whenever its compile is expected to
     take at most ``MAX_PROGRAM_COMPILE_S`` (every network up to ANDES's 223 variables);
-    beyond that the segmented mode answers in seconds instead of minutes. ``rows`` is
-    the workload over which a costlier compile would still pay: a program expected to
-    compile longer is chosen only when it saves more than its compile over ``rows`` rows.
+    beyond that the segmented mode, whose set-up is expected to be
+    ``est.segmented_compile_s``, answers in seconds instead of minutes.
     """
-    if est.program_compile_s <= MAX_PROGRAM_COMPILE_S:
-        return "program"
-    program = est.program_compile_s + rows * est.program_run_s_per_row
-    segmented = est.segmented_compile_s + rows * est.segmented_run_s_per_row
-    return (
-        "program"
-        if program < segmented and est.program_compile_s < 4 * MAX_PROGRAM_COMPILE_S
-        else "segmented"
-    )
+    return "program" if est.program_compile_s <= MAX_PROGRAM_COMPILE_S else "segmented"
 
 
 def check_budget(est: Estimate, max_flops: float | None, max_memory: float | None) -> str | None:
