@@ -27,6 +27,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "bnlab.infer": ("Engine",),
     "bnlab.learn": ("learn_structure",),
     "bnlab.schema": ("Schema", "infer_schema"),
+    "bnlab.scoring": ("score",),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.sampling import sample as sample
     from bnlab.schema import Schema as Schema
     from bnlab.schema import infer_schema as infer_schema
+    from bnlab.scoring import score as score
 
 __getattr__, __dir__, _lazy_names = lazy_exports(globals(), _LAZY)
 compat.install()
