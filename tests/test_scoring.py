@@ -237,3 +237,35 @@ def test_model_folder_and_cli(
     assert not (tmp_path / "x").exists()
     both = [*argv[:-1], str(tmp_path / "y"), "--workers", "2", "--scheduler", "tcp://x:1"]
     assert main(both) == 2
+
+
+def test_registered_model_uri_and_posterior_file(
+    asia: tuple[bnlab.BayesNet, pd.DataFrame, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mlflow
+
+    import bnlab.mlflow as flavor
+
+    _, df, post = asia
+    rows = df.iloc[:300]
+    expected = bnlab.score(post, rows, [TARGET], draws=DRAWS, seed=SEED)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    try:
+        mlflow.set_experiment("score-test")
+        with mlflow.start_run():
+            flavor.log_model(post, "model", registered_model_name="asia-score", draws=DRAWS,
+                             seed=SEED, targets=[TARGET])  # fmt: skip
+        mlflow.MlflowClient().set_registered_model_alias("asia-score", "champion", "1")
+        got = bnlab.score("models:/asia-score@champion", rows, [TARGET])
+    finally:
+        mlflow.set_tracking_uri(None)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    post.save(tmp_path / "posterior.nc")
+    from_file = bnlab.score(tmp_path / "posterior.nc", rows, [TARGET], draws=DRAWS, seed=SEED)
+    pd.testing.assert_frame_equal(from_file, expected, check_exact=True)
+    with pytest.raises(ArtifactError, match="cannot fetch the model"):
+        bnlab.score("models:/no-such-model@champion", rows, [TARGET])

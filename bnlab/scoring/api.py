@@ -220,7 +220,8 @@ def score(
     ----------
     model
         A :class:`bnlab.BayesNet`, a :class:`bnlab.Posterior`, a model folder (exported by
-        :func:`bnlab.mlflow.save_model`) or an MLflow URI such as ``models:/NAME@ALIAS``.
+        :func:`bnlab.mlflow.save_model`), a posterior ``.nc`` or network file, or an MLflow
+        URI such as ``models:/NAME@ALIAS``.
     data
         A DataFrame, a Parquet file, folder or glob (one partition per file), a list of
         files, or a Dask DataFrame. Columns named after model variables are evidence

@@ -46,7 +46,7 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "score", help="score partitioned data with a model; write scored Parquet partitions"
     )
-    p.add_argument("model", help="model folder, or an MLflow URI such as models:/NAME@ALIAS")
+    p.add_argument("model", help="model folder, posterior .nc, network file, or models:/NAME@ALIAS")
     p.add_argument("data", help="a Parquet file, folder or glob")
     p.add_argument(
         "--targets", "-t", action="append", help="target variable(s), comma-separated or repeated"

@@ -23,6 +23,7 @@ zero (under any draw) is answered NaN and flagged; it does not stop the run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,14 +54,27 @@ class BlanketTables:
     zero_checks: tuple[tuple[tuple[int, ...], NDArray[np.bool_]], ...]  # (columns, zero mask)
 
 
-def distinct_rows(block: NDArray[Any]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """First position of each distinct row of ``block`` and, per row, its distinct row."""
+def distinct_rows(
+    block: NDArray[Any], cards: Sequence[int] | None = None
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """First position of each distinct row of ``block`` and, per row, its distinct row.
+
+    With the columns' cardinalities (codes ``-1 .. card - 1``) whose mixed-radix product
+    fits in an int64, rows are keyed by one integer each (a fast 1-D sort); otherwise by
+    their bytes.
+    """
     if block.shape[0] == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
     if block.shape[1] == 0:  # no columns: every row is the same row
         return np.zeros(1, dtype=np.intp), np.zeros(block.shape[0], dtype=np.intp)
-    packed = np.ascontiguousarray(block)
-    keys = packed.view(np.dtype((np.void, packed.dtype.itemsize * packed.shape[1]))).ravel()
+    if cards is not None and float(np.prod([c + 1.0 for c in cards])) < 2.0**62:
+        keys: NDArray[Any] = np.zeros(block.shape[0], dtype=np.int64)
+        for j, card in enumerate(cards):
+            keys *= card + 1
+            keys += block[:, j].astype(np.int64) + 1
+    else:
+        packed = np.ascontiguousarray(block)
+        keys = packed.view(np.dtype((np.void, packed.dtype.itemsize * packed.shape[1]))).ravel()
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return first.astype(np.intp), inverse.reshape(-1).astype(np.intp)
 
@@ -195,7 +209,8 @@ def target_answers(scorer: Scorer, codes: NDArray[Any], target: str) -> Answers:
     if closed.size:
         tables = blanket_tables(scorer, target)
         rows = evidence[closed]
-        first, inverse = distinct_rows(rows[:, list(tables.blanket)])
+        cols = list(tables.blanket)
+        first, inverse = distinct_rows(rows[:, cols], [s.cards[s.variables[c]] for c in cols])
         got = _summarise(
             _blanket_probs(scorer, target, rows[first], draws), scorer.settings.interval, draws
         )
@@ -210,7 +225,7 @@ def target_answers(scorer: Scorer, codes: NDArray[Any], target: str) -> Answers:
     rest = np.flatnonzero(~complete)
     if rest.size:
         rows = evidence[rest]
-        first, inverse = distinct_rows(rows)
+        first, inverse = distinct_rows(rows, [s.cards[v] for v in s.variables])
         got = _engine_answers(scorer, target, rows[first])
         mean[rest], lower[rest], upper[rest] = (
             got.mean[inverse], got.lower[inverse], got.upper[inverse]

@@ -62,6 +62,15 @@ def data_folder(model: str | os.PathLike[str]) -> Path | None:
     return None
 
 
+def _model_file(path: Path) -> Any:
+    """A posterior (``.nc``) or a network file (``.json``, ``.bif``, ...) read from disk."""
+    import bnlab
+
+    if path.suffix == ".nc":
+        return bnlab.load_posterior(path)
+    return bnlab.read_network(path)
+
+
 def resolve_model(model: Any, targets: Sequence[str] | None = None) -> ModelFiles:
     """The data-folder files of any model ``bnlab.score`` accepts.
 
@@ -69,7 +78,8 @@ def resolve_model(model: Any, targets: Sequence[str] | None = None) -> ModelFile
     ----------
     model
         A ``BayesNet``, a ``Posterior``, a model folder (MLflow's, or the flavor's data
-        folder), or an MLflow model URI (``models:/NAME@ALIAS``, ``runs:/ID/model``).
+        folder), a posterior (``.nc``) or network file, or an MLflow model URI
+        (``models:/NAME@ALIAS``, ``runs:/ID/model``).
     targets
         Targets recorded as the defaults of an in-memory model (checked against it).
 
@@ -89,6 +99,8 @@ def resolve_model(model: Any, targets: Sequence[str] | None = None) -> ModelFile
             folder = Path(tmp) / "model"
             write_data_dir(folder, model, targets=list(targets) if targets else None)
             return _folder_files(folder)
+    if isinstance(model, (str, os.PathLike)) and Path(model).is_file():
+        return resolve_model(_model_file(Path(model)), targets)
     if isinstance(model, (str, os.PathLike)):
         local = data_folder(model)
         if local is not None:
