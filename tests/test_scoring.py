@@ -269,3 +269,22 @@ def test_registered_model_uri_and_posterior_file(
     pd.testing.assert_frame_equal(from_file, expected, check_exact=True)
     with pytest.raises(ArtifactError, match="cannot fetch the model"):
         bnlab.score("models:/no-such-model@champion", rows, [TARGET])
+
+
+def test_explain_columns_equal_the_pyfunc(asia: tuple[bnlab.BayesNet, pd.DataFrame, Any]) -> None:
+    from bnlab.mlflow import BNModel, explanation_columns
+    from bnlab.pyfunc import BNPyfunc
+
+    net, df, _ = asia
+    rows = pd.concat(
+        [df.iloc[:4], pd.DataFrame({"tub": ["yes"], "either": ["no"]})], ignore_index=True
+    )  # the last row is impossible: its explanation is empty
+    got = bnlab.score(net, rows, [TARGET], explain=True)
+    model = BNModel(network=net, posterior=None, targets=(TARGET,), interval=0.9, draws=2, seed=0)
+    expected = BNPyfunc(model).predict(rows.iloc[:4].drop(columns="id"), params={"explain": True})
+    cols = explanation_columns([TARGET], 3)
+    pd.testing.assert_frame_equal(
+        got[cols].iloc[:4], expected[cols], check_exact=True, check_dtype=False
+    )
+    assert got[f"impossible({TARGET})"].tolist() == [False] * 4 + [True]
+    assert got[cols].iloc[4].isna().all()
