@@ -69,7 +69,7 @@ def peak_mib() -> float:
 
 def run_score(mode: str, data: str, model: str, out: str, draws: int) -> dict[str, Any]:
     import bnlab
-    from bnlab.scoring.cluster import dask_client
+    from bnlab.ops.scoring.cluster import dask_client
 
     point = mode.startswith("point")
     chosen = bnlab.read_network(Path(model).parent / "mean.json") if point else model

@@ -27,7 +27,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "bnlab.infer": ("Engine",),
     "bnlab.learn": ("learn_structure",),
     "bnlab.schema": ("Schema", "infer_schema"),
-    "bnlab.scoring": ("score",),
+    "bnlab.ops.scoring": ("score",),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,12 +45,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.learn import learn_structure as learn_structure
     from bnlab.network import BayesNet as BayesNet
     from bnlab.network import Structure as Structure
+    from bnlab.ops.scoring import score as score
     from bnlab.posterior import Posterior as Posterior
     from bnlab.posterior import load_posterior as load_posterior
     from bnlab.sampling import sample as sample
     from bnlab.schema import Schema as Schema
     from bnlab.schema import infer_schema as infer_schema
-    from bnlab.scoring import score as score
 
 __getattr__, __dir__, _lazy_names = lazy_exports(globals(), _LAZY)
 compat.install()

@@ -17,8 +17,8 @@ from bnlab.data import encode
 from bnlab.errors import ArtifactError, DataError
 from bnlab.infer.blanket import blanket_predictive, complete_rows
 from bnlab.infer.intervals import sampled_interval
-from bnlab.scoring import ScoreOutputError
-from bnlab.scoring.writer import MANIFEST
+from bnlab.ops.scoring import ScoreOutputError
+from bnlab.ops.scoring.writer import MANIFEST
 
 TARGET = "lung"
 DRAWS, SEED = 40, 3
@@ -139,7 +139,7 @@ def test_resume_after_interruption_gives_identical_output(
 ) -> None:
     _, _, post = asia
     whole = bnlab.score(post, folder, [TARGET], out=tmp_path / "whole", draws=DRAWS, seed=SEED)
-    import bnlab.scoring.partition as partition
+    import bnlab.ops.scoring.partition as partition
 
     real = partition.answer_batch
     calls = {"n": 0}
@@ -272,8 +272,9 @@ def test_registered_model_uri_and_posterior_file(
 
 
 def test_explain_columns_equal_the_pyfunc(asia: tuple[bnlab.BayesNet, pd.DataFrame, Any]) -> None:
-    from bnlab.mlflow import BNModel, explanation_columns
-    from bnlab.pyfunc import BNPyfunc
+    from bnlab.ops.model_folder import BNModel
+    from bnlab.ops.pyfunc import BNPyfunc
+    from bnlab.ops.requests import explanation_columns
 
     net, df, _ = asia
     rows = pd.concat(

@@ -23,7 +23,7 @@ DRAWS, SEED = 40, 3
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
-    from bnlab.scoring.cluster import dask_client
+    from bnlab.ops.scoring.cluster import dask_client
 
     with dask_client(workers=2) as c:
         yield c
@@ -103,7 +103,7 @@ MEMORY_SCRIPT = textwrap.dedent(
     import json, sys, tracemalloc
     import pyarrow as pa
     import bnlab
-    from bnlab.scoring.model import resolve_model  # warm imports before measuring
+    from bnlab.ops.scoring.model import resolve_model  # warm imports before measuring
     model, data, out = sys.argv[1], sys.argv[2], sys.argv[3]
     net = bnlab.read_network(model)
     bnlab.score(net, data + "/part-0.parquet", ["lung"], batch_rows=5_000)  # warm caches

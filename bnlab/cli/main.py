@@ -28,7 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "monitor": "bnlab.cli.monitor",
     "serve": "bnlab.cli.serve",
     "convert": "bnlab.cli.convert",
-    "score": "bnlab.scoring.cli",
+    "score": "bnlab.cli.score",
 }
 
 #: name -> the one line ``bnlab --help`` shows: the top-level help imports no subcommand

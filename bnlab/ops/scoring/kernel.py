@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bnlab.scoring.model import Scorer
+from bnlab.ops.scoring.model import Scorer
 
 Floats = NDArray[np.float64]
 

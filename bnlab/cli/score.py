@@ -13,8 +13,8 @@ from typing import Any
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bnlab.scoring.api import score
-    from bnlab.scoring.cluster import dask_client
+    from bnlab.ops.scoring.api import score
+    from bnlab.ops.scoring.cluster import dask_client
 
     targets = [t.strip() for item in args.targets or [] for t in item.split(",") if t.strip()]
     with dask_client(args.scheduler, args.workers) as client:

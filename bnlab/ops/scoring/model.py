@@ -5,8 +5,9 @@ MLflow model folder, the flavor's data folder, or an MLflow URI such as
 ``models:/NAME@ALIAS`` — becomes the bytes of the ``bnlab`` flavor's data folder
 (``model.json`` with its SHA-256 digests, ``network.json``, ``posterior.nc``: JSON and
 NetCDF, no pickle). Those bytes are what travels to Dask workers; each process rebuilds the
-model from them with :func:`bnlab.mlflow.load_data_dir` (which checks every digest) and keeps
-one scorer (engine and compiled plan) per model and settings for every partition it scores.
+model from them with :func:`bnlab.ops.model_folder.load_data_dir` (which checks every
+digest) and keeps one scorer (engine and compiled plan) per model and settings for every
+partition it scores.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class ModelFiles:
 
 
 def _folder_files(folder: Path) -> ModelFiles:
-    from bnlab.mlflow import MANIFEST, load_data_dir
+    from bnlab.ops.model_folder import MANIFEST, load_data_dir
 
     load_data_dir(folder)  # validates every file (names, digests, schemas) before use
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
@@ -52,7 +53,8 @@ def _folder_files(folder: Path) -> ModelFiles:
 
 def data_folder(model: str | os.PathLike[str]) -> Path | None:
     """The flavor data folder of a local model folder (or the data folder itself), else None."""
-    from bnlab.mlflow import DATA_PATH, MANIFEST
+    from bnlab.mlflow import DATA_PATH
+    from bnlab.ops.model_folder import MANIFEST
 
     p = Path(model)
     if (p / MANIFEST).is_file():
@@ -93,7 +95,7 @@ def resolve_model(model: Any, targets: Sequence[str] | None = None) -> ModelFile
     from bnlab.posterior import Posterior
 
     if isinstance(model, (BayesNet, Posterior)):
-        from bnlab.mlflow import write_data_dir
+        from bnlab.ops.model_folder import write_data_dir
 
         with tempfile.TemporaryDirectory(prefix="bnlab-score-") as tmp:
             folder = Path(tmp) / "model"
@@ -143,8 +145,8 @@ class Settings:
 
 
 def load_files(files: ModelFiles) -> Any:
-    """The :class:`bnlab.mlflow.BNModel` the files hold (every digest checked)."""
-    from bnlab.mlflow import load_data_dir
+    """The :class:`bnlab.ops.model_folder.BNModel` the files hold (every digest checked)."""
+    from bnlab.ops.model_folder import load_data_dir
 
     with tempfile.TemporaryDirectory(prefix="bnlab-model-") as tmp:
         for name, data in files.files.items():
@@ -158,7 +160,7 @@ class Scorer:
     def __init__(self, files: ModelFiles, settings: Settings) -> None:
         import jax
 
-        from bnlab.pyfunc import BNPyfunc
+        from bnlab.ops.pyfunc import BNPyfunc
 
         self.model = load_files(files)
         self.settings = settings

@@ -29,7 +29,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         return
     if workers is not None and int(workers) < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}.")
-    from bnlab.partitioned import connect
+    from bnlab.counts.dask import connect
 
     if scheduler is not None:
         client = connect(scheduler)

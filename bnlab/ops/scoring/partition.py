@@ -1,7 +1,7 @@
 """Score one partition: Arrow record batches in, answer batches (with kept columns) out.
 
 A partition is streamed in record batches of ``batch_rows`` rows; each batch is encoded,
-answered (:mod:`bnlab.scoring.kernel`) and handed to the writer before the next is read,
+answered (:mod:`bnlab.ops.scoring.kernel`) and handed to the writer before the next is read,
 so memory follows ``batch_rows``, not the partition or the data set.
 """
 
@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bnlab.errors import DataError
-from bnlab.scoring.codes import batch_codes
-from bnlab.scoring.kernel import target_answers
-from bnlab.scoring.model import ModelFiles, Scorer, Settings, scorer_for
+from bnlab.ops.scoring.codes import batch_codes
+from bnlab.ops.scoring.kernel import target_answers
+from bnlab.ops.scoring.model import ModelFiles, Scorer, Settings, scorer_for
 
 #: Explanation columns holding numbers (the others hold names).
 NUMBER_SUFFIXES = ("_baseline", "_shapley", "_lower", "_upper", "_se")
@@ -77,7 +77,7 @@ def _with_explanations(
 ) -> pa.Table:
     """Add the pyfunc's explanation columns (rows with impossible evidence get nulls)."""
     from bnlab.data import decode
-    from bnlab.mlflow import EXPLAIN_TOP, explanation_columns
+    from bnlab.ops.requests import EXPLAIN_TOP, explanation_columns
 
     settings = scorer.settings
     structure = scorer.engine.structure

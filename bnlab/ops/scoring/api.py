@@ -15,15 +15,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bnlab.errors import BNError, DataError
-from bnlab.scoring.model import ModelFiles, Settings, load_files, resolve_model
-from bnlab.scoring.partition import (
+from bnlab.ops.scoring.model import ModelFiles, Settings, load_files, resolve_model
+from bnlab.ops.scoring.partition import (
     answer_names,
     file_batches,
     frame_batches,
     score_batches,
 )
-from bnlab.scoring.progress import Progress
-from bnlab.scoring.writer import (
+from bnlab.ops.scoring.progress import Progress
+from bnlab.ops.scoring.writer import (
     FORMAT,
     VERSION,
     finished,
@@ -175,7 +175,7 @@ def _settings(
     explain: bool,
     batch_rows: int,
 ) -> tuple[Settings, Any]:
-    from bnlab.mlflow import check_settings
+    from bnlab.ops.requests import check_settings
 
     model = load_files(files)
     wanted = [targets] if isinstance(targets, str) else list(targets or model.targets)
@@ -286,7 +286,7 @@ def score(
             return score_frame_task(data, files, settings, layout, "DataFrame", None)
         jobs = [(0, len(data), data)]
         return _run_local_frames(files, settings, layout, Path(out), jobs, progress, started)
-    from bnlab.partitioned import parquet_files
+    from bnlab.counts.parquet import parquet_files
 
     paths = parquet_files(data)
     layout = _layout(_schema(paths[0]).names, states, settings, id_column)
