@@ -27,6 +27,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "bnlab.infer": ("Engine",),
     "bnlab.learn": ("learn_structure",),
     "bnlab.schema": ("Schema", "infer_schema"),
+    "bnlab.ops.scoring": ("score",),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bnlab.learn import learn_structure as learn_structure
     from bnlab.network import BayesNet as BayesNet
     from bnlab.network import Structure as Structure
+    from bnlab.ops.scoring import score as score
     from bnlab.posterior import Posterior as Posterior
     from bnlab.posterior import load_posterior as load_posterior
     from bnlab.sampling import sample as sample

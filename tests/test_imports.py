@@ -21,6 +21,7 @@ LIGHT_MODULES = {
     "bnlab.stages.evaluate": HEAVY,
     "bnlab.stages.report": HEAVY,
     "bnlab.cli.main": HEAVY,
+    "bnlab.ops.scoring": HEAVY,
 }
 
 

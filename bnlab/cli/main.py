@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "monitor": "bnlab.cli.monitor",
     "serve": "bnlab.cli.serve",
     "convert": "bnlab.cli.convert",
+    "score": "bnlab.cli.score",
 }
 
 #: name -> the one line ``bnlab --help`` shows: the top-level help imports no subcommand
@@ -43,6 +44,7 @@ SUMMARIES: dict[str, str] = {
     "convert": (
         "convert a network file (.bif .json .xml .xmlbif .bifxml .net .uai .xdsl .dsl, + .gz)"
     ),
+    "score": "score partitioned data with a model; write scored Parquet partitions",
 }
 
 
