@@ -41,6 +41,13 @@ def test_interval_equals_root_search_on_scipy_ncx2(g2: float, dof: int, n: int) 
     assert lower <= point <= upper
 
 
+def test_large_statistics_use_the_normal_approximation_within_1e3() -> None:
+    for g2, dof in ((2e5, 50), (8000.0, 300), (3e6, 8)):
+        point, lower, upper = effect_interval(g2, dof, 10**6, interval=0.9)
+        for got, tail in ((lower, 0.05), (point, 0.5), (upper, 0.95)):
+            assert float(got) == pytest.approx(_scipy_lambda(g2, dof, tail) / 2e6, rel=1e-3)
+
+
 def test_interval_edge_cases() -> None:
     point, lower, upper = effect_interval(np.array([0.0, 7.0, 3.0]), np.array([3, 0, 2]), 100)
     assert np.all(point[:2] == 0) and np.all(lower[:2] == 0) and np.all(upper[:2] == 0)

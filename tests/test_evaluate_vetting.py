@@ -137,9 +137,7 @@ def test_no_implied_independence_is_not_applicable() -> None:
     assert check.status == "not applicable" and not check.passed and not check.applicable
     assert "implies no conditional independence" in check.detail
     assert not alone.passed  # no applicable check: nothing was judged
-    assert alone.failure_lines() == [
-        "FAIL no applicable check: the gate had no evidence to judge"
-    ]
+    assert alone.failure_lines() == ["FAIL no applicable check: the gate had no evidence to judge"]
     both = vet(audit=empty, calibration={"T": {"ece": 0.01}})
     assert both.passed and both.failed == ()
     again = Verdict.from_json(both.to_json())

@@ -500,19 +500,34 @@ def _task(cfg: Any) -> dict[str, Any] | None:
             traceback.print_exc()
             return None
         raise
-    print(f"bnlab: run finished: passed={summary['passed']}; outputs in {summary['output']}")
-    if not summary["passed"]:
-        print(f"bnlab: vetting verdict FAILED ({summary['output']}/verdict.json):")
-        for line in summary.get("failed_checks") or []:
-            print(f"  {line}")
-        sys.stdout.flush()
-        if summary.get("fail_on_verdict", True) and not multirun:
-            print(
-                "bnlab: exit code 2 (failed verdict); set vetting.fail=false to report only",
-                file=sys.stderr,
-            )
-            raise SystemExit(2)
+    code = report_run(summary, multirun)
+    if code:
+        raise SystemExit(code)
     return summary
+
+
+def report_run(summary: Mapping[str, Any], multirun: bool = False) -> int:
+    """Print a finished run's outcome and each failed check; return the exit code it calls for.
+
+    2 when the verdict failed, ``vetting.fail`` is true and this is a single run (a sweep
+    goes on; :class:`bnlab.tracking.SweepCallback` lists such jobs at its end), else 0.
+    """
+    print(f"bnlab: run finished: passed={summary['passed']}; outputs in {summary['output']}")
+    if summary["passed"]:
+        return 0
+    print(f"bnlab: vetting verdict FAILED ({Path(summary['output']) / 'verdict.json'}):")
+    for line in summary.get("failed_checks") or []:
+        print(f"  {line}")
+    sys.stdout.flush()
+    if multirun or not summary.get("fail_on_verdict", True):
+        return 0
+    print(
+        "bnlab: exit code 2: the model failed the vetting gate (set vetting.fail=false to "
+        "report without failing)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> None:
