@@ -6,15 +6,18 @@ contingency tables counted once per statement over the prefixes (one ``np.bincou
 statement, cumulated), it measures:
 
 (a) **false alarm**: the audit of the *true* graph (every implied independence, pairwise
-    basis), Benjamini-Hochberg at ``FDR``; the gate fails when any statement is rejected and
-    its CMI interval's lower end exceeds ``min_effect`` (``max_violations = 0``, the
-    strictest setting), for a grid of ``min_effect`` values;
+    basis) and the gate's rule (``bnlab.evaluate.audit.counting_violations``): a statement
+    counts when rejected at ``FDR`` (Benjamini-Hochberg), with its CMI interval's lower end
+    above ``min_effect`` and "CMI <= min_effect" rejected at ``FDR`` (BH over the non-central
+    p-values); the gate fails when any statement counts (``max_violations = 0``, the
+    strictest setting). For a grid of ``min_effect`` values; ``0`` is p-values alone;
 (b) **power**: for every edge ``a -> b``, the graph with that edge removed: its statement
     ``a _||_ b | S`` (``S`` a minimal separator in the reduced graph) is what the missing
     edge violates. It is counted as caught when ``p * m <= FDR`` (``m`` the number of
-    statements of the reduced graph: a Bonferroni bound, so BH rejects it too) and its lower
-    end exceeds ``min_effect``; the gate fails the reduced graph at least as often (any
-    other statement may count too), so the power shown is a lower bound.
+    statements of the reduced graph: a Bonferroni bound, so BH rejects it too), likewise
+    its effect p-value, and its lower end exceeds ``min_effect``; the gate fails the
+    reduced graph at least as often (any other statement may count too), so the power
+    shown is a lower bound.
 
 The strength of an edge is the true CMI of that statement (estimated, bias-corrected, from
 the largest samples) and the edge's own KL cost ``I(a; b | pa(b) - a)``; what the edge does
@@ -24,8 +27,11 @@ approximation ``P(b | pa(b) - a)``, the largest such change over the dataset con
 targets and the edge's two ends (any variable can be a query's target; variables outside the
 blankets of ``a`` and ``b`` do not move).
 
-Run: ``uv run --frozen python benchmarks/vetting_study.py`` (about 3-6 minutes on 2 loaded
-cores); ``--quick`` for a smoke run. Writes ``docs/vetting-study.png`` and
+Tables are counted by one numba pass over the rows for all statements at once (a row's
+prefix bucket, then each statement's cell; cumulated over buckets afterwards).
+
+Run: ``uv run --frozen python benchmarks/vetting_study.py`` (see RESULTS.md for its time on
+the loaded 2-core machine); ``--quick`` for a smoke run. Writes ``docs/vetting-study.png`` and
 ``docs/vetting-study-edges.csv`` and prints the tables of ``docs/vetting-study.md``.
 """
 
@@ -37,12 +43,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numba import njit
 from numpy.typing import NDArray
-from scipy.special import chdtrc
 
 import bnlab
 from bnlab.evaluate.audit import DEFAULT_MIN_EFFECT
-from bnlab.evaluate.citests import benjamini_hochberg, cell_statistics, effect_interval, table_cells
+from bnlab.evaluate.citests import (
+    benjamini_hochberg,
+    cell_statistics,
+    effect_interval,
+    effect_pvalue,
+    table_cells,
+)
 from bnlab.evaluate.dsep import Independence, implied_independencies, minimal_separator
 from bnlab.infer.blanket import blanket_predictive
 from bnlab.network import Structure
@@ -56,34 +68,58 @@ NETWORKS: dict[str, tuple[str, ...]] = {
 }
 SIZES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 1_000_000)
 SEEDS = 20  # data sets per network; the first LARGE_SEEDS go to 1M rows, the rest to 100k
-LARGE_SEEDS = 4
+LARGE_SEEDS = 2
 THRESHOLDS = (0.0, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01)
 FDR = 0.05
 INTERVAL = 0.9
 DELTA = 0.02  # a removed edge "matters" when it moves P(target | rest) by more on average
 POWER_FROM = 5_000
-EVAL_ROWS = 10_000
+EVAL_ROWS = 5_000
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
+@njit(cache=True)
+def _count_tables(codes, bounds, stmt_vars, stmt_len, cards, offsets, sizes, out):  # type: ignore[no-untyped-def]  # noqa: D103
+    bucket = 0
+    for r in range(codes.shape[0]):
+        while r >= bounds[bucket]:
+            bucket += 1
+        for s in range(stmt_vars.shape[0]):
+            key = 0
+            for k in range(stmt_len[s]):
+                v = stmt_vars[s, k]
+                key = key * cards[v] + codes[r, v]
+            out[offsets[s] + bucket * sizes[s] + key] += 1
+
+
 def prefix_statistics(
-    columns: NDArray[np.int32],
+    codes: NDArray[np.integer],
     cards: NDArray[np.int64],
-    statement: list[int],
-    n_given: int,
-    bucket: NDArray[np.int32],
-    n_sizes: int,
+    statements: list[tuple[list[int], int]],
+    grid: tuple[int, ...],
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """G² and dof of one statement on every prefix: axes ``(*given, x, *y)`` of ``statement``."""
-    key = bucket.copy()
-    for v in statement:
-        key *= int(cards[v])
-        key += columns[v][: key.size]
-    shape = [int(cards[v]) for v in statement]
-    size = int(np.prod(shape))
-    tables = np.bincount(key, minlength=size * n_sizes).reshape(n_sizes, size).cumsum(axis=0)
-    cells = table_cells(tables[-1].reshape(shape), n_given)
-    g2, _, dof = cell_statistics(cells, tables[:, cells.keys])
+    """G² and dof ``(statements, sizes)`` of each statement on every prefix of ``codes``.
+
+    ``statements``: the columns ``(*given, x, *y)`` of each and how many are ``given``.
+    """
+    n_b = len(grid)
+    width = max(len(cols) for cols, _ in statements)
+    stmt_vars = np.zeros((len(statements), width), dtype=np.int64)
+    stmt_len = np.array([len(cols) for cols, _ in statements], dtype=np.int64)
+    for i, (cols, _) in enumerate(statements):
+        stmt_vars[i, : len(cols)] = cols
+    sizes = np.array([int(np.prod(cards[cols])) for cols, _ in statements], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes * n_b)[:-1]]).astype(np.int64)
+    out = np.zeros(int((sizes * n_b).sum()), dtype=np.int64)
+    bounds = np.array([*grid, np.iinfo(np.int64).max], dtype=np.int64)
+    _count_tables(codes, bounds, stmt_vars, stmt_len, cards, offsets, sizes, out)
+    g2 = np.empty((len(statements), n_b))
+    dof = np.empty((len(statements), n_b), dtype=np.int64)
+    for i, (cols, k) in enumerate(statements):
+        tables = out[offsets[i] : offsets[i] + sizes[i] * n_b].reshape(n_b, sizes[i])
+        tables = tables.cumsum(axis=0)
+        cells = table_cells(tables[-1].reshape([int(cards[v]) for v in cols]), k)
+        g2[i], _, dof[i] = cell_statistics(cells, tables[:, cells.keys])
     return g2, dof
 
 
@@ -149,42 +185,46 @@ def study_network(name: str, seeds: int, large: int, sizes: tuple[int, ...]) -> 
     strength = np.zeros((len(edges), 2))  # bias-corrected CMI at the largest size, summed
     n_large = 0
     change = None
+    true_cols = [columns_of(st, index) for st in statements]
+    tested_cols = [columns_of(st, index) for st in tested]
+    local_cols = [columns_of(st, index) for st in local]
     for seed in range(seeds):
         grid = sizes if seed < large else small_sizes
         rows = grid[-1]
         codes = sample_codes(net, rows, seed=10_000 * (list(NETWORKS).index(name) + 1) + seed)
-        columns = np.ascontiguousarray(codes.T.astype(np.int32))
-        bucket = np.searchsorted(np.array(grid), np.arange(rows), side="right").astype(np.int32)
         n_arr = np.array(grid, dtype=np.float64)
-        # (a) the true graph
-        g2 = np.empty((len(statements), len(grid)))
-        dof = np.empty((len(statements), len(grid)), dtype=np.int64)
-        for i, st in enumerate(statements):
-            cols, k = columns_of(st, index)
-            g2[i], dof[i] = prefix_statistics(columns, cards, cols, k, bucket, len(grid))
-        p = np.where(dof > 0, chdtrc(np.maximum(dof, 1), g2), 1.0)
+        want = true_cols + tested_cols + (local_cols if seed < large else [])
+        g2_all, dof_all = prefix_statistics(codes, cards, want, grid)
+        m = len(statements)
+        g2, dof = g2_all[:m], dof_all[:m]
+        g2e, dofe = g2_all[m : m + len(edges)], dof_all[m : m + len(edges)]
+        # (a) the true graph: BH over the statements, per size and threshold
         _, lower, _ = effect_interval(g2, dof, n_arr[None, :], INTERVAL)
-        for j, n in enumerate(grid):
-            q = benjamini_hochberg(p[:, j])
-            for t in THRESHOLDS:
-                fails = bool(np.any((q <= FDR) & (lower[:, j] > t)))
-                alarms.append((name, seed, n, t, fails, int(np.sum(q <= FDR))))
-        # (b) one edge removed at a time
-        for e, (st, loc) in enumerate(zip(tested, local, strict=True)):
-            cols, k = columns_of(st, index)
-            g2e, dofe = prefix_statistics(columns, cards, cols, k, bucket, len(grid))
-            pe = np.where(dofe > 0, chdtrc(np.maximum(dofe, 1), g2e), 1.0)
-            _, low_e, _ = effect_interval(g2e, dofe, n_arr, INTERVAL)
+        _, low_e, _ = effect_interval(g2e, dofe, n_arr[None, :], INTERVAL)
+        p0 = effect_pvalue(g2, dof, n_arr[None, :], 0.0)
+        p0_e = effect_pvalue(g2e, dofe, n_arr[None, :], 0.0)
+        q0 = [benjamini_hochberg(p0[:, j]) for j in range(len(grid))]
+        for t in THRESHOLDS:
+            p_eff = effect_pvalue(g2, dof, n_arr[None, :], t)
+            p_eff_e = effect_pvalue(g2e, dofe, n_arr[None, :], t)
             for j, n in enumerate(grid):
-                for t in THRESHOLDS:
-                    hit = bool(pe[j] * m_reduced <= FDR and low_e[j] > t)
-                    caught.append((name, seed, n, edges[e][0], edges[e][1], t, hit))
-            if seed < large:
-                cols_l, k_l = columns_of(loc, index)
-                g2l, dofl = prefix_statistics(columns, cards, cols_l, k_l, bucket, len(grid))
-                strength[e, 0] += max(g2e[-1] - dofe[-1], 0.0) / (2.0 * rows)
-                strength[e, 1] += max(g2l[-1] - dofl[-1], 0.0) / (2.0 * rows)
+                q = q0[j]
+                q_eff = benjamini_hochberg(p_eff[:, j])
+                counts = (q <= FDR) & (lower[:, j] > t) & (q_eff <= FDR)
+                alarms.append((name, seed, n, t, bool(counts.any()), int(np.sum(q <= FDR))))
+                # (b) one edge removed: its own statement, Bonferroni over the reduced audit
+                hit = (
+                    (p0_e[:, j] * m_reduced <= FDR)
+                    & (p_eff_e[:, j] * m_reduced <= FDR)
+                    & (low_e[:, j] > t)
+                )
+                caught.extend(
+                    (name, seed, n, a, b, t, bool(h)) for (a, b), h in zip(edges, hit, strict=True)
+                )
         if seed < large:
+            g2l, dofl = g2_all[m + len(edges) :], dof_all[m + len(edges) :]
+            strength[:, 0] += np.maximum(g2e[:, -1] - dofe[:, -1], 0.0) / (2.0 * rows)
+            strength[:, 1] += np.maximum(g2l[:, -1] - dofl[:, -1], 0.0) / (2.0 * rows)
             n_large += 1
         if change is None:
             truth: dict[str, NDArray[np.float64]] = {}

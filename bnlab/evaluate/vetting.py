@@ -10,8 +10,9 @@ applicable*: shown as such, it neither passes nor fails, and a verdict of such c
 does not pass.
 
 The audit check counts *violations*: implied independencies rejected at ``audit_fdr``
-(Benjamini-Hochberg) whose effect interval lies above ``min_effect`` nats of conditional
-mutual information (``bnlab.evaluate.audit.counting_violations``). ``max_violations`` bounds
+(Benjamini-Hochberg) whose conditional mutual information exceeds ``min_effect`` nats, both
+by the lower end of its interval and by a test of "CMI <= min_effect" at the same FDR
+(``bnlab.evaluate.audit.counting_violations``). ``max_violations`` bounds
 their number: a count when it is 1 or more, a share of the tested statements when below 1.
 The defaults come from the simulation study in ``docs/vetting-study.md``.
 """
@@ -398,7 +399,8 @@ def vet(
     ----------
     audit
         Output of :func:`~bnlab.evaluate.independence_audit`: a row counts as a violation
-        when ``q <= audit_fdr`` and ``cmi_lower > min_effect``; their number (or share,
+        when ``q <= audit_fdr``, ``cmi_lower > min_effect`` and "CMI <= min_effect" is
+        rejected at ``audit_fdr`` (from ``statistic, dof, n``); their number (or share,
         when ``max_violations < 1``) is compared with ``max_violations``. An empty audit
         (a graph with no implied independence) gives a *not applicable* check.
     calibration
