@@ -15,7 +15,7 @@ from bnlab.evaluate import DEFAULT_THRESHOLDS, Verdict, load_thresholds, vet
 CONF = Path(__file__).resolve().parents[1] / "conf" / "vetting"
 
 
-def audit_with(rejected: int, total: int = 100, lower: float = 0.0005) -> pd.DataFrame:
+def audit_with(rejected: int, total: int = 100, lower: float = 0.0004) -> pd.DataFrame:
     """An audit table: ``rejected`` rows with q = 0.001 and effect lower end ``lower``."""
     q = np.r_[np.full(rejected, 0.001), np.full(total - rejected, 0.5)]
     cmi_lower = np.r_[np.full(rejected, lower), np.zeros(total - rejected)]
@@ -36,7 +36,7 @@ def audit_with(rejected: int, total: int = 100, lower: float = 0.0005) -> pd.Dat
 
 
 GOOD = {
-    # two rejections, both too small to count (interval lower end 0.0005 < 0.002 nats)
+    # two rejections, both too small to count (interval lower end 0.0004 < 0.001 nats)
     "audit": audit_with(2),
     "calibration": {"LVFAILURE": {"ece": 0.01}, "HR": {"ece": 0.03}},
     "diagnostics": {"rhat_max": 1.002, "ess_bulk_min": 900.0, "divergences": 0},
@@ -88,7 +88,7 @@ def test_fail(change: dict, failed: str) -> None:
 
 
 def test_strict_thresholds_fail_what_default_passes() -> None:
-    evidence = {**GOOD, "audit": audit_with(2, lower=0.0015)}
+    evidence = {**GOOD, "audit": audit_with(2, lower=0.0008)}  # counts for strict only
     evidence["calibration"] = {"LVFAILURE": {"ece": 0.03}}
     assert vet(**evidence).passed
     strict = vet(**evidence, thresholds=CONF / "strict.yaml")

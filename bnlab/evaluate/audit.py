@@ -70,7 +70,7 @@ AUDIT_COLUMNS = (
 
 #: Default smallest CMI (nats) the lower end of a violation's interval must exceed to count;
 #: chosen by the simulation study in ``docs/vetting-study.md``.
-DEFAULT_MIN_EFFECT = 0.002
+DEFAULT_MIN_EFFECT = 0.001
 
 #: Cells counted per pass over partitioned data (8 bytes each).
 TABLE_BATCH_CELLS = 1 << 24
@@ -104,7 +104,7 @@ def _check_options(fdr: float, method: str, min_effect: float = 0.0) -> None:
         raise BNError(f"fdr must lie strictly between 0 and 1, got {fdr!r}.")
     if not (isinstance(min_effect, (int, float)) and np.isfinite(min_effect) and min_effect >= 0):
         raise BNError(
-            f"min_effect is a CMI in nats and must be >= 0 (e.g. 0.002), got {min_effect!r}."
+            f"min_effect is a CMI in nats and must be >= 0 (e.g. 0.001), got {min_effect!r}."
         )
     if method not in ("g2", "chi2"):
         raise BNError(f"unknown CI test method {method!r}; use 'g2' or 'chi2'.")

@@ -126,7 +126,7 @@ class VettingConfig:
 
     fail: bool = True
     audit_fdr: float = 0.05
-    min_effect: float = 0.002
+    min_effect: float = 0.001
     max_violations: float = 0.0
     max_ece: float = 0.05
     max_rhat: float = 1.01
