@@ -1,6 +1,6 @@
 """Loud verdicts: ``bnlab-experiment`` prints each failed check and exits 2 on a failed gate.
 
-Fast tests drive :func:`bnlab.experiment.report_run` and the sweep summary directly; the
+Fast tests drive :func:`bnlab.ops.experiment.report_run` and the sweep summary directly; the
 slow ones run the console script as a process (pass, fail, ``vetting.fail=false``).
 """
 
@@ -15,8 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bnlab.experiment import report_run
-from bnlab.tracking import SUMMARY_FILE, SweepCallback
+from bnlab.ops.experiment import report_run
+from bnlab.ops.tracking import SUMMARY_FILE, SweepCallback
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -66,7 +66,7 @@ def test_sweep_end_lists_jobs_that_failed_the_gate(
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BNLAB_CONFIG_DIR": str(CONF), "JAX_PLATFORMS": "cpu"}
     return subprocess.run(
-        [sys.executable, "-m", "bnlab.experiment", *args],
+        [sys.executable, "-m", "bnlab.ops.experiment", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

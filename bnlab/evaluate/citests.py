@@ -378,13 +378,13 @@ def effect_pvalue(
     n: NDArray[np.integer] | int,
     min_effect: float,
 ) -> NDArray[np.float64]:
-    """P-value of the null ``CMI <= min_effect`` (nats): ``P(G² >= g2)`` at non-centrality
-    ``2 n min_effect`` (the least favourable point of that null).
+    """P-value of the null ``CMI <= min_effect`` (nats), vectorised.
 
-    With ``min_effect = 0`` it is the usual chi-square p-value. Small where the dependence is
-    both real and larger than ``min_effect``; Benjamini-Hochberg over these p-values is how
-    the audit decides which violations count (:func:`bnlab.evaluate.audit.counting_violations`).
-    Vectorised; 1 where ``dof`` or ``n`` is zero.
+    ``P(G² >= g2)`` at non-centrality ``2 n min_effect``, the least favourable point of
+    that null. With ``min_effect = 0`` it is the usual chi-square p-value. Small where the
+    dependence is both real and larger than ``min_effect``; Benjamini-Hochberg over these
+    p-values is how the audit decides which violations count
+    (:func:`bnlab.evaluate.audit.counting_violations`). 1 where ``dof`` or ``n`` is zero.
     """
     from scipy.special import chndtr, ndtr
 

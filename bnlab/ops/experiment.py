@@ -510,7 +510,7 @@ def report_run(summary: Mapping[str, Any], multirun: bool = False) -> int:
     """Print a finished run's outcome and each failed check; return the exit code it calls for.
 
     2 when the verdict failed, ``vetting.fail`` is true and this is a single run (a sweep
-    goes on; :class:`bnlab.tracking.SweepCallback` lists such jobs at its end), else 0.
+    goes on; :class:`bnlab.ops.tracking.SweepCallback` lists such jobs at its end), else 0.
     """
     print(f"bnlab: run finished: passed={summary['passed']}; outputs in {summary['output']}")
     if summary["passed"]:
