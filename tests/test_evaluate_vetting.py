@@ -15,12 +15,28 @@ from bnlab.evaluate import DEFAULT_THRESHOLDS, Verdict, load_thresholds, vet
 CONF = Path(__file__).resolve().parents[1] / "conf" / "vetting"
 
 
-def audit_with(rejected: int, total: int = 100) -> pd.DataFrame:
+def audit_with(rejected: int, total: int = 100, lower: float = 0.0004) -> pd.DataFrame:
+    """An audit table: ``rejected`` rows with q = 0.001 and effect lower end ``lower``."""
     q = np.r_[np.full(rejected, 0.001), np.full(total - rejected, 0.5)]
-    return pd.DataFrame({"p": q, "q": q, "rejected": q <= 0.05})
+    cmi_lower = np.r_[np.full(rejected, lower), np.zeros(total - rejected)]
+    return pd.DataFrame(
+        {
+            "x": [f"x{i}" for i in range(total)],
+            "y": "y",
+            "given": [()] * total,
+            "p": q,
+            "q": q,
+            "cmi": cmi_lower + 0.001,
+            "cmi_lower": cmi_lower,
+            "cmi_upper": cmi_lower + 0.002,
+            "share": cmi_lower,
+            "rejected": q <= 0.05,
+        }
+    )
 
 
 GOOD = {
+    # two rejections, both too small to count (interval lower end 0.0004 < 0.001 nats)
     "audit": audit_with(2),
     "calibration": {"LVFAILURE": {"ece": 0.01}, "HR": {"ece": 0.03}},
     "diagnostics": {"rhat_max": 1.002, "ess_bulk_min": 900.0, "divergences": 0},
@@ -39,7 +55,7 @@ def test_pass() -> None:
     assert verdict.passed
     names = [c.name for c in verdict.checks]
     assert names == [
-        "rejected_independencies",
+        "independence_violations",
         "ece[LVFAILURE]",
         "ece[HR]",
         "rhat",
@@ -48,13 +64,14 @@ def test_pass() -> None:
         "coverage_90_low",
         "coverage_90_high",
     ]
-    assert verdict.checks[0].value == pytest.approx(0.02)
+    assert verdict.checks[0].value == 0  # rejected, but too small to count
+    assert "0 of 100" in verdict.checks[0].detail and "2 rejected" in verdict.checks[0].detail
 
 
 @pytest.mark.parametrize(
     "change,failed",
     [
-        ({"audit": audit_with(9)}, "rejected_independencies"),
+        ({"audit": audit_with(1, lower=0.01)}, "independence_violations"),
         ({"calibration": {"LVFAILURE": {"ece": 0.2}}}, "ece[LVFAILURE]"),
         ({"diagnostics": {"rhat_max": 1.05, "ess_bulk_min": 900, "divergences": 0}}, "rhat"),
         ({"diagnostics": {"rhat_max": 1.0, "ess_bulk_min": 100, "divergences": 0}}, "ess_bulk"),
@@ -71,27 +88,60 @@ def test_fail(change: dict, failed: str) -> None:
 
 
 def test_strict_thresholds_fail_what_default_passes() -> None:
-    evidence = {**GOOD, "calibration": {"LVFAILURE": {"ece": 0.03}}}
+    evidence = {**GOOD, "audit": audit_with(2, lower=0.0008)}  # counts for strict only
+    evidence["calibration"] = {"LVFAILURE": {"ece": 0.03}}
     assert vet(**evidence).passed
     strict = vet(**evidence, thresholds=CONF / "strict.yaml")
     assert not strict.passed
     assert {c.name for c in strict.failed} == {
-        "rejected_independencies",
+        "independence_violations",
         "ece[LVFAILURE]",
         "ess_bulk",
     }
 
 
-def test_audit_share_uses_threshold_fdr() -> None:
-    audit = pd.DataFrame({"q": [0.001, 0.02, 0.04, 0.5]})
-    assert (
-        vet(audit=audit, thresholds={"audit_fdr": 0.05, "max_rejected_share": 1}).checks[0].value
-        == 0.75
+def test_violations_need_fdr_and_effect() -> None:
+    audit = pd.DataFrame(
+        {"q": [0.001, 0.02, 0.04, 0.5, 0.001], "cmi_lower": [0.01, 0.01, 0.003, 0.02, 0.001]}
     )
-    assert (
-        vet(audit=audit, thresholds={"audit_fdr": 0.01, "max_rejected_share": 1}).checks[0].value
-        == 0.25
-    )
+
+    def value(**th: float) -> float:
+        return vet(audit=audit, thresholds={"max_violations": 10, **th}).checks[0].value
+
+    assert value(audit_fdr=0.05, min_effect=0.002) == 3  # q <= 0.05 and lower > 0.002
+    assert value(audit_fdr=0.01, min_effect=0.002) == 1
+    assert value(audit_fdr=0.05, min_effect=0.005) == 2
+    assert value(audit_fdr=0.05, min_effect=0.0) == 4
+    # a share when max_violations < 1: 3 of 5 statements
+    share = vet(audit=audit, thresholds={"max_violations": 0.5}).checks[0]
+    assert share.value == pytest.approx(0.6) and not share.passed
+    assert vet(audit=audit, thresholds={"max_violations": 3}).passed
+    assert not vet(audit=audit, thresholds={"max_violations": 2}).passed
+
+
+def test_failed_audit_names_the_worst_violations() -> None:
+    audit = audit_with(4, lower=0.01)
+    audit.loc[2, ["cmi", "cmi_lower", "cmi_upper"]] = [0.051, 0.05, 0.052]  # the worst
+    verdict = vet(audit=audit)
+    (line,) = verdict.failure_lines()
+    assert line.startswith("FAIL independence_violations: 4 (must be <= 0)")
+    assert "worst: x2 _||_ y (CMI 0.051 [0.05, 0.052] nats" in line
+    assert "x3 _||_ y" not in line  # three named at most
+    assert str(verdict).splitlines()[1].strip() == line
+
+
+def test_no_implied_independence_is_not_applicable() -> None:
+    empty = audit_with(0, total=0)
+    alone = vet(audit=empty)
+    (check,) = alone.checks
+    assert check.status == "not applicable" and not check.passed and not check.applicable
+    assert "implies no conditional independence" in check.detail
+    assert not alone.passed  # no applicable check: nothing was judged
+    assert alone.failure_lines() == ["FAIL no applicable check: the gate had no evidence to judge"]
+    both = vet(audit=empty, calibration={"T": {"ece": 0.01}})
+    assert both.passed and both.failed == ()
+    again = Verdict.from_json(both.to_json())
+    assert again.to_json() == both.to_json() and again.checks[0].status == "not applicable"
 
 
 def test_no_evidence_does_not_pass() -> None:
@@ -121,6 +171,31 @@ def test_tampered_verdict_refused() -> None:
         Verdict.from_json(json.dumps({**data, "schema": 99}))
     with pytest.raises(ArtifactError, match="not a bnlab verdict"):
         Verdict.from_json("[1, 2]")
+
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ({"audit_fdr": 0.0}, r"audit_fdr=0 is out of range: it must lie in \(0, 1\)"),
+        ({"audit_fdr": 1.5}, "audit_fdr=1.5 is out of range"),
+        ({"min_effect": -0.01}, r"min_effect=-0.01 is out of range: it must lie in \[0, inf\)"),
+        ({"max_violations": -1}, "max_violations=-1 is out of range"),
+        ({"max_violations": 2.5}, "neither a count"),
+        ({"max_ece": 1.2}, "max_ece=1.2 is out of range"),
+        ({"max_rhat": 0.9}, "max_rhat=0.9 is out of range"),
+        ({"min_coverage_90": 0.96}, "min_coverage_90=0.96 exceeds max_coverage_90=0.95"),
+        ({"max_rejected_share": 0.05}, "'max_rejected_share' is retired: .*min_effect"),
+        ({"fail": "yes"}, "option 'fail' must be true or false"),
+    ],
+)
+def test_thresholds_out_of_range(bad: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        vet(**GOOD, thresholds=bad)
+
+
+def test_fail_option_is_not_a_threshold() -> None:
+    assert "fail" not in load_thresholds(CONF / "default.yaml")
+    assert vet(**GOOD, thresholds={"fail": False}).passed
 
 
 def test_bad_thresholds(tmp_path: Path) -> None:

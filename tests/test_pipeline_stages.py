@@ -85,7 +85,10 @@ def test_stages_chain_and_a_failing_stage_keeps_previous_outputs(params: Path) -
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no temp files
 
 
-def test_evaluate_stage_writes_what_the_report_shows(params: Path) -> None:
+def test_evaluate_stage_writes_what_the_report_shows(
+    params: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from interval_checks import check_experiment_folder
     from report_fixtures import markov_blanket_probs
 
     from bnlab.data import encode
@@ -109,6 +112,16 @@ def test_evaluate_stage_writes_what_the_report_shows(params: Path) -> None:
     test = pd.read_parquet(out / "test.parquet")
     post = load_posterior(out / "posterior.nc")
     metrics = json.loads((out / "metrics.json").read_text())
+
+    # one meaning per number: every point written lies inside its own interval
+    check_experiment_folder(out, metrics)
+    # the stage names the verdict, and each failed check with value and threshold
+    verdict = json.loads((out / "verdict.json").read_text())
+    printed = capsys.readouterr().out
+    assert ("PASSED" if verdict["passed"] else "FAILED") in printed
+    for check in verdict["checks"]:
+        if check["status"] == "failed":
+            assert f"FAIL {check['name']}: " in printed and "(must be" in printed
 
     # coverage: asia is simulated and fitted on its own graph
     coverage = pd.read_csv(out / "coverage.csv")

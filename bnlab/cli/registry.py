@@ -128,7 +128,9 @@ def export(args: argparse.Namespace) -> int:
     if not verdict.passed and not args.force:
         from bnlab.ops.registry import GateError
 
-        raise GateError([c.name for c in verdict.failed])  # before any MLflow import
+        raise GateError(  # before any MLflow import
+            [c.name for c in verdict.failed], verdict.failure_lines()
+        )
     post = load_posterior(paths.posterior)
     uri = args.tracking_uri or store_uri(
         _get(config, "export", "tracking_uri") or _get(config, "tracking", "uri"), root

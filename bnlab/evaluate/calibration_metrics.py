@@ -3,7 +3,9 @@
 Predictions are ``probs`` of shape ``(n, K)`` (rows sum to one) and ``labels`` of shape
 ``(n,)`` with values in ``0..K-1``. With posterior draws, ``probs`` has a leading draw axis
 ``(S, n, K)`` and :func:`metric_distribution` / :func:`reliability_band` summarise each metric
-over the draws (mean and equal-tailed interval).
+over the draws (mean and equal-tailed interval): the spread of per-draw metrics, a quantity
+of its own. The interval of a metric itself (of one set of predictions, e.g. the posterior
+predictive) is :func:`metric_bootstrap`'s: resampling the held-out rows.
 
 Definitions (Guo et al. 2017; Kull et al. 2019; Nixon et al. 2019):
 
@@ -11,8 +13,9 @@ Definitions (Guo et al. 2017; Kull et al. 2019; Nixon et al. 2019):
 * class-wise ECE: the mean over classes of the ECE of ``p_k`` against ``1[label == k]``;
 * bins: ``"width"`` (equal-width on [0, 1]) or ``"mass"`` (equal counts, after sorting);
 * MCE: the largest per-bin gap (non-empty bins);
-* Brier: ``mean_i sum_k (p_ik - 1[y_i = k])^2`` (the multi-class form; twice scikit-learn's
-  binary ``brier_score_loss``);
+* Brier: ``mean_i sum_k (p_ik - 1[y_i = k])^2``, summed over classes as in Brier (1950),
+  range [0, 2]; for two classes it is twice scikit-learn's ``brier_score_loss`` (which
+  scores the positive class only);
 * log loss: ``-mean_i log p_{i, y_i}``, probabilities clipped at 1e-15;
 * AUC: one-vs-rest, macro-averaged over the classes that occur both as label and not.
 """
@@ -28,6 +31,17 @@ from numpy.typing import NDArray
 from bnlab.errors import DataError
 
 LOG_EPS = 1e-15
+
+#: Range of each metric (bootstrap intervals are clipped to it).
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "ece": (0.0, 1.0),
+    "ece_mass": (0.0, 1.0),
+    "ece_classwise": (0.0, 1.0),
+    "mce": (0.0, 1.0),
+    "brier": (0.0, 2.0),
+    "log_loss": (0.0, np.inf),
+    "auc": (0.0, 1.0),
+}
 
 
 def _check(
@@ -234,6 +248,54 @@ def metric_table(
 ) -> dict[str, float]:
     """Return every metric of :data:`METRICS` for one set of predictions."""
     return {name: fn(probs, labels, bins) for name, fn in METRICS.items()}
+
+
+def metric_bootstrap(
+    probs: NDArray[np.floating],
+    labels: NDArray[np.integer],
+    bins: int = 15,
+    interval: float = 0.9,
+    resamples: int = 200,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Each metric of one set of predictions ``(n, K)`` with an interval from resampled rows.
+
+    The interval is ``value -/+ z * sd`` (``z`` the normal quantile of ``interval``, ``sd``
+    the standard deviation of the metric over ``resamples`` bootstrap resamples of the rows),
+    clipped to the metric's range: an interval of the same quantity as ``value``, which it
+    always contains (a percentile interval of a biased metric such as the ECE can miss it).
+
+    Returns
+    -------
+    dict
+        ``{metric: {"value", "lower", "upper", "sd"}}`` (NaN where the metric is undefined).
+    """
+    from scipy.special import ndtri
+
+    p, y = _check(probs, labels)
+    if not 0.0 < interval < 1.0:
+        raise DataError(f"interval must lie strictly between 0 and 1, got {interval!r}.")
+    point = metric_table(p, y, bins)
+    rng = np.random.default_rng(seed)
+    n = y.size
+    boot = []
+    for _ in range(resamples if n else 0):
+        rows = rng.integers(0, n, size=n)
+        boot.append(metric_table(p[rows], y[rows], bins))
+    z = float(ndtri(0.5 + interval / 2.0))
+    out: dict[str, dict[str, float]] = {}
+    for name in METRICS:
+        vals = np.array([b[name] for b in boot], dtype=np.float64)
+        vals = vals[~np.isnan(vals)]
+        value = float(point[name])
+        sd = float(vals.std(ddof=1)) if vals.size > 1 else float("nan")
+        low, high = METRIC_RANGES[name]
+        if np.isnan(value) or np.isnan(sd):
+            lo = hi = value if np.isnan(value) or resamples == 0 else float("nan")
+        else:
+            lo, hi = max(low, value - z * sd), min(high, value + z * sd)
+        out[name] = {"value": value, "lower": float(lo), "upper": float(hi), "sd": sd}
+    return out
 
 
 def metric_distribution(

@@ -148,8 +148,9 @@ def _one(
         point = np.where(valid, probs, 0.0).sum(axis=0) / valid.sum(axis=0)
     out: dict[str, Any] = {"target": target, "n": int(labels.size), "n_impossible": int(dead.sum())}
     out.update(metrics.metric_table(point, labels, bins))
+    out["intervals"] = metrics.metric_bootstrap(point, labels, bins, interval, seed=seed)
     if probs.ndim == 3:
-        out["intervals"] = metrics.metric_distribution(probs, labels, bins, interval)
+        out["per_draw"] = metrics.metric_distribution(probs, labels, bins, interval)
         band = metrics.reliability_band(probs, labels, bins, interval=interval)
         curve = metrics.reliability_curve(point, labels, bins)
         out["curve"] = pd.concat(
@@ -185,7 +186,8 @@ def calibration(
     bins
         Number of equal-width (and equal-mass) bins.
     interval
-        Mass of the intervals over posterior draws.
+        Mass of the intervals (of each metric over resampled rows; of the per-draw metrics
+        over draws).
     draws, seed
         CPT draws of a posterior (ignored for a network).
     engine
@@ -197,9 +199,12 @@ def calibration(
     -------
     dict
         ``target, n, ece`` (top-label, equal-width), ``ece_mass``, ``ece_classwise``,
-        ``mce, brier, log_loss, auc`` (of the posterior predictive), ``curve`` (a
-        DataFrame; with a posterior it carries ``*_lower``/``*_upper`` band columns) and,
-        with a posterior, ``intervals``: per metric ``{"mean", "lower", "upper"}`` over draws;
+        ``mce, brier, log_loss, auc`` (of the posterior predictive; Brier summed over
+        classes, range [0, 2]), ``intervals``: per metric ``{"value", "lower", "upper",
+        "sd"}``, the same metric with an interval from 200 bootstrap resamples of the rows,
+        ``curve`` (a DataFrame; with a posterior it carries ``*_lower``/``*_upper`` band
+        columns) and, with a posterior, ``per_draw``: per metric ``{"mean", "lower",
+        "upper"}``, the distribution of each CPT draw's own metric;
         ``n_impossible``: rows left out because their evidence has probability zero under the
         model (under every draw; rows impossible under some draws are left out of those
         draws' metrics and averaged over the others).

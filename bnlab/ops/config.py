@@ -118,10 +118,16 @@ class EvaluateConfig:
 
 @dataclass
 class VettingConfig:
-    """Thresholds of the vetting gate (``conf/vetting/``)."""
+    """Thresholds of the vetting gate (``conf/vetting/``) and whether a failed gate fails the run.
 
+    ``fail``: ``bnlab-experiment`` exits 2 when the verdict fails (``false``: it reports the
+    failed checks and exits 0).
+    """
+
+    fail: bool = True
     audit_fdr: float = 0.05
-    max_rejected_share: float = 0.05
+    min_effect: float = 0.001
+    max_violations: float = 0.0
     max_ece: float = 0.05
     max_rhat: float = 1.01
     min_ess_bulk: float = 400.0

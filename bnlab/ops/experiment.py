@@ -359,8 +359,10 @@ def _export(exp: ExperimentConfig, out: Path, results: Mapping[str, Any], root: 
     """Register the model in the MLflow registry when (and only when) it passed the gate."""
     ev = results["evaluation"]
     if not ev.verdict.passed:
+        names = ", ".join(c.name for c in ev.verdict.failed) or "no applicable check"
         print(
-            f"bnlab: not exported: the model failed the vetting gate ({out / 'verdict.json'})",
+            f"bnlab: not exported: the model failed the vetting gate ({names}; "
+            f"{out / 'verdict.json'})",
             file=sys.stderr,
         )
         return
@@ -415,7 +417,8 @@ def run_experiment(
     Returns
     -------
     dict
-        ``job``, ``status``, ``overrides``, ``passed``, ``loglik``, ``seconds``, ``output``,
+        ``job``, ``status``, ``overrides``, ``passed``, ``failed_checks`` (console lines),
+        ``fail_on_verdict`` (``vetting.fail``), ``loglik``, ``seconds``, ``output``,
         ``run_id`` and ``metrics``; also written to ``summary.json`` in the output folder.
 
     Raises
@@ -464,6 +467,8 @@ def run_experiment(
     summary.update(
         status="FINISHED",
         passed=bool(ev.verdict.passed),
+        failed_checks=ev.verdict.failure_lines(),
+        fail_on_verdict=bool(exp.vetting.fail),
         loglik=round(ev.metrics.get("heldout.loglik_per_row", float("nan")), 4),
         seconds=round(time.perf_counter() - start, 2),
         metrics=ev.metrics,
@@ -473,7 +478,11 @@ def run_experiment(
 
 
 def _task(cfg: Any) -> dict[str, Any] | None:
-    """The Hydra task: one job. In a sweep a failed job is reported, not raised."""
+    """The Hydra task: one job. In a sweep a failed job is reported, not raised.
+
+    A single run whose verdict failed exits 2 (after printing each failed check) unless
+    ``vetting.fail`` is false; a sweep goes on and lists such jobs at the end.
+    """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -491,8 +500,34 @@ def _task(cfg: Any) -> dict[str, Any] | None:
             traceback.print_exc()
             return None
         raise
-    print(f"bnlab: run finished: passed={summary['passed']}; outputs in {summary['output']}")
+    code = report_run(summary, multirun)
+    if code:
+        raise SystemExit(code)
     return summary
+
+
+def report_run(summary: Mapping[str, Any], multirun: bool = False) -> int:
+    """Print a finished run's outcome and each failed check; return the exit code it calls for.
+
+    2 when the verdict failed, ``vetting.fail`` is true and this is a single run (a sweep
+    goes on; :class:`bnlab.ops.tracking.SweepCallback` lists such jobs at its end), else 0.
+    """
+    print(f"bnlab: run finished: passed={summary['passed']}; outputs in {summary['output']}")
+    if summary["passed"]:
+        return 0
+    print(f"bnlab: vetting verdict FAILED ({Path(summary['output']) / 'verdict.json'}):")
+    for line in summary.get("failed_checks") or []:
+        print(f"  {line}")
+    sys.stdout.flush()
+    if multirun or not summary.get("fail_on_verdict", True):
+        return 0
+    print(
+        "bnlab: exit code 2: the model failed the vetting gate (set vetting.fail=false to "
+        "report without failing)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -522,6 +557,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.argv = saved
     if SweepCallback.last_failures:
         raise SystemExit(1)
+    if SweepCallback.last_failed_verdicts:
+        raise SystemExit(2)
 
 
 if __name__ == "__main__":

@@ -40,10 +40,11 @@ _ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")
 class GateError(BNError):
     """The verdict failed, so the model was not registered (the registry is unchanged)."""
 
-    def __init__(self, failed: list[str]) -> None:
+    def __init__(self, failed: list[str], lines: list[str] | None = None) -> None:
         self.failed = failed
+        shown = "; ".join(lines) if lines else ", ".join(failed) or "none ran"
         super().__init__(
-            f"the vetting verdict failed (failed checks: {', '.join(failed) or 'none ran'}); "
+            f"the vetting verdict failed (failed checks: {shown}); "
             "the model was not registered and the registry is unchanged. Fix the model, or "
             'override with --force --reason "..." (the reason is recorded on the version).'
         )
@@ -233,7 +234,7 @@ def register(
     if force and not (reason and reason.strip()):
         raise BNError('--force needs --reason "..." explaining why a failing model ships.')
     if not v.passed and not force:
-        raise GateError([c.name for c in v.failed])
+        raise GateError([c.name for c in v.failed], v.failure_lines())
 
     import mlflow
     from mlflow import MlflowClient

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -228,6 +229,8 @@ class SweepCallback(_hydra_callback_base()):  # type: ignore[misc]
 
     #: Failed jobs of the last sweep in this process (read by ``bnlab-experiment``'s exit code).
     last_failures: int = 0
+    #: Finished jobs whose verdict failed with ``vetting.fail`` true (exit code 2).
+    last_failed_verdicts: int = 0
 
     def __init__(self) -> None:
         self.parent_run_id: str | None = None
@@ -240,6 +243,7 @@ class SweepCallback(_hydra_callback_base()):  # type: ignore[misc]
 
         self.started = time.perf_counter()
         SweepCallback.last_failures = 0
+        SweepCallback.last_failed_verdicts = 0
         root = Path.cwd()
         cfg = validate(config, root=root)
         if not cfg.tracking.enabled:
@@ -263,6 +267,18 @@ class SweepCallback(_hydra_callback_base()):  # type: ignore[misc]
         columns = ["job", "status", "overrides", "passed", "loglik", "seconds", "output"]
         print(f"\nbnlab sweep: {len(rows)} job(s), {len(failed)} failed")
         print(summary_table(rows, columns), flush=True)
+        vetoed = [r for r in rows if r.get("status") == "FINISHED" and r.get("passed") is False]
+        SweepCallback.last_failed_verdicts = sum(
+            bool(r.get("fail_on_verdict", True)) for r in vetoed
+        )
+        if vetoed:
+            print(f"bnlab sweep: {len(vetoed)} job(s) failed the vetting gate:")
+            for r in vetoed:
+                where = r.get("overrides") or "no overrides"
+                print(f"  job {r.get('job')} ({where}): {r.get('output')}")
+                for line in r.get("failed_checks") or ["(no failed check recorded)"]:
+                    print(f"    {line}")
+            sys.stdout.flush()
         os.environ.pop(PARENT_ENV, None)
         if self.parent_run_id is None or self.uri is None:
             return

@@ -193,6 +193,13 @@ def _calibration_from_metrics(metrics: Mapping[str, Any]) -> dict[str, dict[str,
         if len(parts) >= 3 and parts[0] == "calibration":
             target, name = ".".join(parts[1:-1]), parts[-1]
             out.setdefault(target, {})[name] = value
+    for values in out.values():  # fold <metric>_lower/_upper into {"mean", "lower", "upper"}
+        for name in [k for k in values if f"{k}_lower" in values and f"{k}_upper" in values]:
+            values[name] = {
+                "mean": values[name],
+                "lower": values[f"{name}_lower"],
+                "upper": values[f"{name}_upper"],
+            }
     return out
 
 

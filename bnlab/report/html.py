@@ -33,7 +33,7 @@ table{border-collapse:collapse;font-size:.86em;margin:6px 0 10px}
 th,td{border:1px solid #dde2ea;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f2f4f8}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr.bad td{background:#fde8e8} tr.good td{background:#e9f7ee}
+tr.bad td{background:#fde8e8} tr.warn td{background:#fff6dc} tr.good td{background:#e9f7ee}
 .pass{color:#137333;font-weight:600} .fail{color:#b3261e;font-weight:600}
 .badge{display:inline-block;padding:4px 12px;border-radius:4px;font-weight:700;color:#fff}
 .badge.pass{background:#137333;color:#fff} .badge.fail{background:#b3261e;color:#fff}

@@ -52,11 +52,12 @@ def verdict_table(verdict: Any) -> tuple[bool, pd.DataFrame]:
     else:
         checks = [c.to_dict() if hasattr(c, "to_dict") else vars(c) for c in verdict.checks]
         passed = bool(verdict.passed)
-    cols = ["name", "value", "comparison", "threshold", "passed", "detail"]
+    cols = ["name", "value", "comparison", "threshold", "passed", "status", "detail"]
     frame = pd.DataFrame(checks)
     for c in cols:
         if c not in frame:
             frame[c] = None
+    frame["status"] = frame["status"].where(frame["status"].notna(), "")
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
     return passed and len(frame) > 0, frame[cols]
 
@@ -71,10 +72,18 @@ def verdict_section(verdict: Any | None) -> h.Section:
         if passed
         else ('<span class="badge fail">FAILED</span>')
     )
-    shown = frame.assign(passed=["pass" if p else "FAIL" for p in frame["passed"]])
-    classes = ["good" if p else "bad" for p in frame["passed"]]
-    n_fail = int((~frame["passed"].astype(bool)).sum())
-    note = h.paragraph(f"{len(frame) - n_fail} of {len(frame)} checks passed.")
+    status = [
+        "n/a" if st == "not applicable" else ("pass" if p else "FAIL")
+        for st, p in zip(frame["status"], frame["passed"], strict=True)
+    ]
+    shown = frame.drop(columns=["status"]).assign(passed=status)
+    classes = ["" if s == "n/a" else ("good" if s == "pass" else "bad") for s in status]
+    n_fail = status.count("FAIL")
+    n_na = status.count("n/a")
+    note = h.paragraph(
+        f"{len(frame) - n_fail - n_na} of {len(frame)} checks passed"
+        + (f", {n_na} not applicable." if n_na else ".")
+    )
     return h.Section("verdict", "Vetting verdict", badge + note + h.table(shown, row_class=classes))
 
 
@@ -295,19 +304,36 @@ def mcmc_section(tree: Any | None, *, worst: int = 4, max_rows: int = 25) -> h.S
 
 # -- independence audit ----------------------------------------------------------------------
 def audit_section(audit: pd.DataFrame | None, *, max_rows: int = 300) -> h.Section:
-    """List the implied independencies tested on held-out data by q, violations in red."""
+    """List the implied independencies by effect size; violations that count in red."""
     title = "Conditional-independence audit"
     if audit is None:
         return h.Section("audit", title, h.not_run("the independence audit (evaluate)."))
-    frame = audit.sort_values("q", kind="stable").reset_index(drop=True)
+    if len(audit) == 0:
+        return h.Section(
+            "audit",
+            title,
+            h.paragraph(
+                "Not applicable: the graph implies no conditional independence (every pair "
+                "of variables is adjacent), so there is nothing to test."
+            ),
+        )
+    by = "cmi_lower" if "cmi_lower" in audit.columns else "q"
+    frame = audit.sort_values(by, ascending=by == "q", kind="stable").reset_index(drop=True)
     rejected = frame["rejected"].astype(bool).to_numpy()
+    counts = frame["counts"].astype(bool).to_numpy() if "counts" in frame else rejected
     # the audit's own columns, less the prose statement (x, y and given show it)
     cols = [c for c in AUDIT_COLUMNS if c != "statement" and c in frame.columns]
     body = h.paragraph(
         f"{len(frame)} independencies implied by the graph were tested; {int(rejected.sum())} "
-        "are refuted by the data at the chosen false discovery rate (highlighted)."
+        f"are refuted by the data at the chosen false discovery rate, of which "
+        f"{int(counts.sum())} are large enough to count against the gate (highlighted: the "
+        "lower end of the CMI interval exceeds min_effect). Sorted by that lower end; cmi is "
+        "in nats, share is the same as a share of min(H(X|Z), H(Y|Z))."
     )
-    classes = ["bad" if r else "" for r in rejected[:max_rows]]
+    classes = [
+        "bad" if c else ("warn" if r else "")
+        for c, r in zip(counts[:max_rows], rejected[:max_rows], strict=True)
+    ]
     body += (
         '<div class="scroll">'
         + h.table(frame[cols], row_class=classes, max_rows=max_rows)
@@ -341,7 +367,7 @@ def calibration_section(
     curves: pd.DataFrame | None,
     interval: float,
 ) -> h.Section:
-    """Per target: the metric table (intervals over draws) and the reliability diagram.
+    """Per target: the metric table (intervals over resampled rows) and the reliability diagram.
 
     ``calibration`` is :func:`bnlab.evaluate.calibration` output for one target or a mapping
     ``{target: that output}``; a metric may also be ``{mean, lower, upper}``. ``curves`` is the
@@ -359,8 +385,12 @@ def calibration_section(
     pct = round(100 * interval)
     body = h.paragraph(
         f"Predicted probabilities on held-out rows against observed frequencies; the band is "
-        f"the {pct}% interval over posterior draws. Metrics are the posterior mean with the "
-        f"{pct}% interval where draws were used."
+        f"the {pct}% interval over posterior draws. Each metric is that of the posterior "
+        f"predictive (the mean prediction over CPT draws) with a {pct}% interval of the same "
+        "metric from resampling the held-out rows (bootstrap); the spread of each draw's own "
+        "metric is a different quantity, listed in metrics.json as <metric>_draws_*. Brier "
+        "sums the squared errors over classes (Brier 1950; range 0-2, twice scikit-learn's "
+        "binary brier_score_loss)."
     )
     for t in targets:
         body += f"<h3>{h.esc(t)}</h3>"
@@ -370,7 +400,7 @@ def calibration_section(
         for name in METRIC_NAMES:
             if name in cal:
                 mean, lo, hi = metric_interval(cal[name])
-                if name in intervals:  # the interval over posterior draws
+                if name in intervals:  # the same metric's interval over resampled rows
                     _, lo, hi = metric_interval(intervals[name])
                 rows.append({"metric": name, "value": mean, "lower": lo, "upper": hi})
         if rows:

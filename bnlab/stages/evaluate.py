@@ -98,10 +98,16 @@ def _calibration(
         for key in ("ece", "mce", "brier", "log_loss", "auc"):
             if key in cal:
                 metrics[f"calibration.{target}.{key}"] = _point(cal[key])
+        # one meaning per number: <metric>_lower/_upper bound <metric> itself (rows
+        # resampled); the spread of per-draw metrics is <metric>_draws_mean/_lower/_upper
         for key, band in dict(cal.get("intervals") or {}).items():
-            if key in ("ece", "brier", "log_loss"):
+            if key in ("ece", "mce", "brier", "log_loss", "auc"):
                 metrics[f"calibration.{target}.{key}_lower"] = float(band["lower"])
                 metrics[f"calibration.{target}.{key}_upper"] = float(band["upper"])
+        for key, band in dict(cal.get("per_draw") or {}).items():
+            if key in ("ece", "mce", "brier", "log_loss", "auc"):
+                for part in ("mean", "lower", "upper"):
+                    metrics[f"calibration.{target}.{key}_draws_{part}"] = float(band[part])
         curve = pd.DataFrame(cal["curve"]).copy()
         curve.insert(0, "target", target)
         curves.append(curve)
@@ -120,13 +126,21 @@ def evaluate_model(
 ) -> Evaluation:
     """Audit, calibrate, check coverage and predictions, answer and explain, then vet."""
     from bnlab import evaluate
+    from bnlab.evaluate.audit import counted_violations
     from bnlab.report.explanations import explain_examples
     from bnlab.report.queries import example_queries
 
     metrics: dict[str, float] = {}
-    audit = evaluate.independence_audit(structure, test, fdr=cfg.vetting.audit_fdr)
+    audit = evaluate.independence_audit(
+        structure,
+        test,
+        fdr=cfg.vetting.audit_fdr,
+        min_effect=cfg.vetting.min_effect,
+        interval=cfg.evaluate.interval,
+    )
     metrics["audit.tests"] = float(len(audit))
     metrics["audit.rejected_share"] = float(evaluate.rejected_share(audit)) if len(audit) else 0.0
+    metrics["audit.violations"] = float(counted_violations(audit))
     loglik, n_complete = heldout_loglik(post.mean(), test)
     metrics["heldout.loglik_per_row"] = loglik
     metrics["heldout.complete_rows"] = float(n_complete)
@@ -188,10 +202,32 @@ def evaluate_model(
         calibration=cal or None,
         diagnostics=diagnostics,
         coverage=coverage,
-        thresholds=asdict(cfg.vetting),
+        thresholds=thresholds_of(cfg),
     )
     metrics["verdict.passed"] = float(verdict.passed)
     return Evaluation(metrics, verdict, curve, audit, coverage_table, ppc, queries, explanations)
+
+
+def thresholds_of(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The vetting thresholds of a configuration (its options, such as ``fail``, left out)."""
+    from bnlab.evaluate.vetting import OPTION_KEYS
+
+    return {k: v for k, v in asdict(cfg.vetting).items() if k not in OPTION_KEYS}
+
+
+def print_verdict(verdict: Any, where: str = "", file: Any = None) -> None:
+    """Print the verdict's outcome and each failed check (value, threshold, detail)."""
+    import sys
+
+    stream = sys.stdout if file is None else file
+    place = f" ({where})" if where else ""
+    if verdict.passed:
+        print(f"bnlab: vetting verdict PASSED{place}", file=stream, flush=True)
+        return
+    print(f"bnlab: vetting verdict FAILED{place}:", file=stream)
+    for line in verdict.failure_lines():
+        print(f"  {line}", file=stream)
+    stream.flush()
 
 
 def _coverage_90(coverage: Any) -> float:
@@ -237,6 +273,7 @@ def run(args: argparse.Namespace) -> None:
     if cfg.dataset.network is not None:
         truth = load_network(cfg.dataset.network, Path(args.root))
     out = evaluate_model(cfg, structure, post, test, truth)
+    print_verdict(out.verdict, args.verdict)
     write_evaluation(
         out,
         metrics=args.metrics,
