@@ -193,7 +193,11 @@ def test_stage_error_is_one_paragraph_on_stderr(
 def test_compose_check_detects_a_stale_params_file(params: Path) -> None:
     args = ["compose", *SMALL, "--config-dir", str(CONF), "-o", str(params)]
     assert bnlab_main([*args, "--check"]) == 0
+    # a value `dvc exp run -S prior.ess=2` writes is conf/ plus an override: accepted
     params.write_text(params.read_text().replace("ess: 1.0", "ess: 2.0"))
+    assert bnlab_main([*args, "--check"]) == 0
+    # a key conf/ does not have is no override: stale
+    params.write_text(params.read_text() + "stray: 1\n")
     assert bnlab_main([*args, "--check"]) == 1
 
 
