@@ -1,9 +1,13 @@
-"""Test setup: JAX pinned to the CPU in float64 unless a `gpu` test asks, seeded randomness."""
+"""Test setup: JAX pinned to the CPU in float64 (`gpu` tests start their own GPU processes),
+seeded randomness, `gpu` tests deselected where no CUDA build of jax sees a GPU."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -45,20 +49,47 @@ def network_path(name: str) -> Path:
     raise FileNotFoundError(f"network {name!r} is not in tests/data/networks or bnlab/examples")
 
 
-def _has_gpu() -> bool:
-    try:
-        import jax
+def experiment_cli(
+    args: list[str], cwd: Path, config_dir: Path, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bnlab.ops.experiment ARGS`` in a fresh process in ``cwd``, with its Hydra
+    configs from ``config_dir`` and ``env`` added to the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "bnlab.ops.experiment", *args],
+        cwd=cwd,
+        env={**os.environ, "BNLAB_CONFIG_DIR": str(config_dir), **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
-        return any(d.platform == "gpu" for d in jax.devices("gpu"))
-    except RuntimeError:
+
+def _has_gpu() -> bool:
+    """Whether a CUDA build of jax sees a GPU here.
+
+    This process is pinned to the CPU, so a fresh one asks (only where a CUDA plugin of jax
+    is installed: on the CPU-only CI this costs nothing).
+    """
+    plugins = ("jax_cuda12_plugin", "jax_cuda13_plugin")
+    if not any(importlib.util.find_spec(name) for name in plugins):
         return False
+    code = "import jax; print(any(d.platform == 'gpu' for d in jax.devices()))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JAX_PLATFORMS": "cuda"},
+        timeout=300,
+        check=False,
+    )
+    return proc.returncode == 0 and proc.stdout.strip().endswith("True")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # `gpu` tests run only where a CUDA build of jax sees a GPU; elsewhere they are
-    # deselected (not skipped), so the CPU-only CI reports what it really ran
+    # `gpu` tests run only where a CUDA build of jax sees a GPU (they start their own
+    # processes with JAX_PLATFORMS=cuda); elsewhere they are deselected (not skipped), so
+    # the CPU-only CI reports what it really ran
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]
-    # (run them with JAX_PLATFORMS=cuda on a machine with a GPU)
     if gpu_items and not _has_gpu():
         config.hook.pytest_deselected(items=gpu_items)
         items[:] = [item for item in items if not item.get_closest_marker("gpu")]

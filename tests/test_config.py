@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import yaml
 from bnlab.errors import ConfigError
 from bnlab.ops.config import ExperimentConfig, find_cycle, validate
 from bnlab.ops.experiment import check_jobs, compose, job_overrides
+from tests.conftest import experiment_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -150,15 +149,7 @@ def test_find_cycle_against_brute_force() -> None:
 
 
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "BNLAB_CONFIG_DIR": str(cwd / "conf"), "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run(
-        [sys.executable, "-m", "bnlab.ops.experiment", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return experiment_cli(args, cwd, cwd / "conf", HYDRA_FULL_ERROR="0")
 
 
 BAD_RUNS = [

@@ -19,6 +19,7 @@ from bnlab.explain import (
     parameter_sensitivity,
     sensitivity_function,
 )
+from tests.enumeration import conditional, joint
 
 
 @pytest.fixture(scope="module")
@@ -29,26 +30,9 @@ def asia() -> bnlab.BayesNet:
 ROW = {"asia": "yes", "smoke": "yes", "xray": "yes", "dysp": "no"}
 
 
-def joint(net: bnlab.BayesNet) -> np.ndarray:
-    """The full joint distribution by brute force, axes in net.variables order."""
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    ax = {v: letters[i] for i, v in enumerate(net.variables)}
-    terms = [(net.cpt(v), "".join(ax[q] for q in (*net.parents[v], v))) for v in net.variables]
-    spec = ",".join(t for _, t in terms) + "->" + "".join(ax[v] for v in net.variables)
-    return np.einsum(spec, *[c for c, _ in terms])
-
-
 def query(net: bnlab.BayesNet, target: str, state: str, ev: dict[str, str]) -> float:
     """P(target = state | ev) by enumeration of the joint (independent of the engine)."""
-    p = joint(net)
-    index: list[object] = [slice(None)] * len(net.variables)
-    for v, s in ev.items():
-        index[net.variables.index(v)] = net.states[v].index(s)
-    sub = p[tuple(index)]
-    free = [v for v in net.variables if v not in ev]
-    t_axis = free.index(target)
-    num = np.take(sub, net.states[target].index(state), axis=t_axis).sum()
-    return float(num / sub.sum())
+    return conditional(net, joint(net), target, state, ev)
 
 
 def brute_shapley(

@@ -18,45 +18,31 @@ import pytest
 from scipy import stats
 
 import bnlab
-from bnlab.backends.diagnostics import diagnose
 from bnlab.backends.gibbs_plan import barren_cells, gibbs_conditional, inverse_cdf
 from bnlab.errors import BackendError, DataError
 from bnlab.fitting import fit  # `bnlab.fit` is shadowed by the subpackage once imported
 from bnlab.infer.blanket import blanket_predictive
 from tests.conftest import network_path
-from tests.test_fit_mcmc_numpyro import _grid_posterior
+from tests.mcmc_checks import (
+    MCSE_MULTIPLE,
+    SBC_LEVEL,
+    ab_missing_data,
+    asia_conjugate_pair,
+    assert_agreement_check_can_fail,
+    check_against_conjugate,
+    check_against_grid,
+    check_recovers_truth,
+    child_missing_data,
+    copies_structure,
+    copy_draws,
+    grid_posterior,
+    ranks,
+    simulate_copies,
+    uniformity_p,
+)
 
 # short chains have ESS < 400 on some entries by design: the warning is expected there
 pytestmark = pytest.mark.filterwarnings("ignore::bnlab.backends.diagnostics.ConvergenceWarning")
-
-#: a sampled mean/sd must match the exact value within this many Monte Carlo standard errors
-MCSE_MULTIPLE = 5.0
-#: SBC rank histograms are rejected as non-uniform below this chi-square p-value
-SBC_LEVEL = 0.001
-
-
-def _mcse(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ArviZ's MCSE of the mean and of the sd of ``(chain, draw, ...)`` draws."""
-    from arviz_stats.base import array_stats
-
-    return (
-        np.asarray(array_stats.mcse(draws, 0, 1, method="mean")),
-        np.asarray(array_stats.mcse(draws, 0, 1, method="sd")),
-    )
-
-
-def _check_against_conjugate(
-    post: bnlab.Posterior, exact: bnlab.Posterior, variables: tuple[str, ...] | None = None
-) -> None:
-    mean, sd = post.mean_cpts(), post.sd()
-    emean, esd = exact.mean_cpts(), exact.sd()
-    for v in variables or exact.variables:
-        mcse_mean, mcse_sd = _mcse(post.stored_draws[v])
-        # a floor of 1e-6 covers entries whose posterior is (numerically) a point mass
-        z_mean = np.abs(mean[v] - emean[v]) / np.maximum(mcse_mean, 1e-6)
-        z_sd = np.abs(sd[v] - esd[v]) / np.maximum(mcse_sd, 1e-6)
-        assert z_mean.max() < MCSE_MULTIPLE, (v, z_mean.max())
-        assert z_sd.max() < MCSE_MULTIPLE, (v, z_sd.max())
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +52,7 @@ def asia() -> bnlab.BayesNet:
 
 @pytest.fixture(scope="module")
 def asia_fit(asia: bnlab.BayesNet) -> tuple[bnlab.Posterior, bnlab.Posterior]:
-    df = bnlab.sample(asia, 1000, seed=0)
-    exact = fit(asia, df, prior="bdeu", ess=1.0, backend="conjugate")
-    post = fit(asia, df, prior="bdeu", ess=1.0, backend="gibbs", chains=4, draws=1000, seed=2)
-    return post, exact
+    return asia_conjugate_pair(asia, "gibbs", chains=4, draws=1000, seed=2)
 
 
 def test_complete_data_matches_conjugate_asia(
@@ -79,7 +62,7 @@ def test_complete_data_matches_conjugate_asia(
     assert post.kind == "draws" and post.backend == "gibbs"
     assert post.stored_draws["dysp"].shape == (4, 1000, 2, 2, 2)
     assert post.attrs["sweeps_per_chain"] == 0 and post.attrs["tune"] == 0  # nothing to impute
-    _check_against_conjugate(post, exact)
+    check_against_conjugate(post, exact)
 
 
 def test_complete_data_matches_conjugate_alarm() -> None:
@@ -87,7 +70,7 @@ def test_complete_data_matches_conjugate_alarm() -> None:
     df = bnlab.sample(net, 2000, seed=0)
     exact = fit(net, df, prior="k2", backend="conjugate")
     post = fit(net, df, prior="k2", backend="gibbs", chains=4, draws=400, seed=1)
-    _check_against_conjugate(post, exact)
+    check_against_conjugate(post, exact)
 
 
 def test_complete_data_draws_are_exact_dirichlet(
@@ -111,10 +94,7 @@ def test_complete_data_draws_are_exact_dirichlet(
 
 
 def test_agreement_check_can_fail(asia_fit: tuple[bnlab.Posterior, bnlab.Posterior]) -> None:
-    post, exact = asia_fit
-    other = fit(exact.structure, bnlab.sample(exact.mean(), 1000, seed=99), backend="conjugate")
-    with pytest.raises(AssertionError):
-        _check_against_conjugate(post, other)
+    assert_agreement_check_can_fail(*asia_fit)
 
 
 def _tiny_net(seed: int) -> bnlab.BayesNet:
@@ -132,15 +112,22 @@ def _tiny_net(seed: int) -> bnlab.BayesNet:
     return bnlab.BayesNet(variables=list(states), states=states, parents=parents, cpts=cpts)
 
 
-@pytest.mark.parametrize("target", ["A", "B", "C", "D"])
-def test_conditional_matches_enumeration(target: str) -> None:
-    net = _tiny_net(0)
+def _joint_log_probs(net: bnlab.BayesNet) -> tuple[np.ndarray, np.ndarray]:
+    """Every joint state of ``net`` (rows of codes) and its log probability, by enumeration."""
     s = net.structure
     joint_states = np.array(list(itertools.product(*(range(s.cards[v]) for v in s.variables))))
     logp = np.zeros(len(joint_states))
     for v in s.variables:
         cols = [s.index[u] for u in (*s.parents[v], v)]
         logp += np.log(net.cpt(v)[tuple(joint_states[:, c] for c in cols)])
+    return joint_states, logp
+
+
+@pytest.mark.parametrize("target", ["A", "B", "C", "D"])
+def test_conditional_matches_enumeration(target: str) -> None:
+    net = _tiny_net(0)
+    s = net.structure
+    joint_states, logp = _joint_log_probs(net)
     rows = joint_states[np.random.default_rng(1).choice(len(joint_states), 40)]
     got = gibbs_conditional(s, net.cpts, rows, target)
     t = s.index[target]
@@ -163,11 +150,7 @@ def test_pair_conditional_matches_enumeration(pair: tuple[str, str]) -> None:
     """The joint update of two cells sharing a family (co-parents A, B of C included)."""
     net = _tiny_net(0)
     s = net.structure
-    joint_states = np.array(list(itertools.product(*(range(s.cards[v]) for v in s.variables))))
-    logp = np.zeros(len(joint_states))
-    for v in s.variables:
-        cols = [s.index[u] for u in (*s.parents[v], v)]
-        logp += np.log(net.cpt(v)[tuple(joint_states[:, c] for c in cols)])
+    joint_states, logp = _joint_log_probs(net)
     rows = joint_states[np.random.default_rng(4).choice(len(joint_states), 30)]
     got = gibbs_conditional(s, net.cpts, rows, pair)
     ta, tb = s.index[pair[0]], s.index[pair[1]]
@@ -212,22 +195,10 @@ def test_inverse_cdf_draws_the_given_probabilities() -> None:
 
 
 def test_missing_cells_match_exact_grid_posterior() -> None:
-    s = bnlab.Structure(["A", "B"], {"A": ("0", "1"), "B": ("0", "1")}, {"B": ("A",)})
-    rng = np.random.default_rng(5)
-    a = rng.random(60) < 0.3
-    b = np.where(a, rng.random(60) < 0.8, rng.random(60) < 0.25)
-    codes = np.stack([a, b], axis=1).astype(np.int8)
-    codes[rng.random(60) < 0.35, 0] = -1  # 35% of A missing
-    codes[rng.random(60) < 0.15, 1] = -1
+    s, codes = ab_missing_data()
     post = fit(s, codes, prior="k2", backend="gibbs", chains=4, draws=2000, tune=200, seed=1)
-    mean, sd = _grid_posterior(codes)
-    draws = post.stored_draws
-    got = np.stack([draws["A"][..., 1], draws["B"][..., 0, 1], draws["B"][..., 1, 1]], axis=-1)
-    diag = diagnose({"p": got})
-    z = np.abs(got.mean(axis=(0, 1)) - mean) / diag.mcse_mean["p"]
-    assert z.max() < MCSE_MULTIPLE, z
-    z_sd = np.abs(got.reshape(-1, 3).std(axis=0, ddof=1) - sd) / diag.mcse_sd["p"]
-    assert z_sd.max() < MCSE_MULTIPLE, z_sd
+    mean, sd = grid_posterior(codes)
+    _, diag = check_against_grid(post, mean, sd)
     # fail case: the complete-case posterior is a different answer
     cc = fit(s, codes[(codes >= 0).all(axis=1)], prior="k2", backend="conjugate")
     cc_mean = [cc.mean_cpts()["A"][1], cc.mean_cpts()["B"][0, 1], cc.mean_cpts()["B"][1, 1]]
@@ -241,7 +212,7 @@ def test_latent_variable_leaves_observed_families_exact(asia: bnlab.BayesNet) ->
     exact = fit(asia, df, prior="k2", backend="conjugate")
     post = fit(asia, df, prior="k2", backend="gibbs", latent=["either"], draws=1000, tune=200)
     assert post.attrs["latent"] == ["either"] and post.attrs["n_missing_cells"] == 500
-    _check_against_conjugate(post, exact, ("asia", "smoke", "tub", "lung", "bronc"))
+    check_against_conjugate(post, exact, ("asia", "smoke", "tub", "lung", "bronc"))
 
 
 def test_chain_is_the_same_alone_or_batched(asia: bnlab.BayesNet) -> None:
@@ -275,41 +246,11 @@ def test_sampler_stats_and_arviz(asia: bnlab.BayesNet) -> None:
     )
 
 
-def _mean_kl(truth: bnlab.BayesNet, cpts: dict[str, np.ndarray]) -> float:
-    out = []
-    for v in truth.variables:
-        p = truth.cpt(v)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out.append(np.where(p > 0, p * np.log(p / cpts[v]), 0.0).sum(-1).ravel())
-    return float(np.concatenate(out).mean())
-
-
 def test_child_missing_cells_recover_truth() -> None:
-    net = bnlab.read_network(network_path("child"))
-    df = bnlab.sample(net, 2000, seed=5, missing=0.2)
+    net, df = child_missing_data()
     post = fit(net.structure, df, prior="k2", backend="gibbs", chains=4, draws=300, tune=150)
-    cc = fit(net.structure, df.dropna(), prior="k2", backend="conjugate")
-    assert _mean_kl(net, post.mean_cpts()) < _mean_kl(net, cc.mean_cpts())
-    hits = total = 0
-    for v in net.variables:
-        flat = post.stored_draws[v].reshape(-1, *net.cpt(v).shape)
-        lo, hi = np.quantile(flat, [0.05, 0.95], axis=0)
-        inside = (net.cpt(v) >= lo) & (net.cpt(v) <= hi)
-        hits += int(inside.sum())
-        total += inside.size
-    assert 0.8 <= hits / total <= 0.98, hits / total
-
-
-def _copies(n_copies: int) -> bnlab.Structure:
-    names = [f"{x}{i}" for i in range(n_copies) for x in ("A", "B")]
-    return bnlab.Structure(
-        names, dict.fromkeys(names, ("0", "1")), {f"B{i}": (f"A{i}",) for i in range(n_copies)}
-    )
-
-
-def _uniformity_p(ranks: np.ndarray, n_draws: int, n_bins: int = 10) -> float:
-    hist = np.bincount((ranks * n_bins) // (n_draws + 1), minlength=n_bins)
-    return float(stats.chisquare(hist).pvalue)
+    flat = {v: post.stored_draws[v].reshape(-1, *net.cpt(v).shape) for v in net.variables}
+    check_recovers_truth(net, df, post, flat)
 
 
 @pytest.mark.slow
@@ -322,32 +263,15 @@ def test_simulation_based_calibration_with_missing_cells() -> None:
     must fail the same test.
     """
     n_copies, n_rows = 120, 25
-    rng = np.random.default_rng(11)
-    theta = rng.random((n_copies, 3))  # P(A=1), P(B=1|A=0), P(B=1|A=1)
-    a = rng.random((n_rows, n_copies)) < theta[:, 0]
-    b = rng.random((n_rows, n_copies)) < np.where(a, theta[:, 2], theta[:, 1])
-    codes = np.empty((n_rows, 2 * n_copies), dtype=np.int8)
-    codes[:, 0::2], codes[:, 1::2] = a, b
-    codes[rng.random(codes.shape) < 0.25] = -1
-    post = fit(
-        _copies(n_copies), codes, prior="k2", backend="gibbs", chains=2, draws=500, tune=100, seed=3
-    )
-    d = post.stored_draws
-    stacked = np.stack(
-        [
-            np.stack([d[f"A{i}"][..., 1], d[f"B{i}"][..., 0, 1], d[f"B{i}"][..., 1, 1]], -1)
-            for i in range(n_copies)
-        ],
-        axis=-2,
-    )  # (chain, draw, copies, 3)
-    thinned = stacked[:, ::5].reshape(-1, n_copies, 3)  # 200 nearly independent draws
-    ranks = (thinned < theta[None]).sum(axis=0).reshape(-1)
-    assert _uniformity_p(ranks, thinned.shape[0]) > SBC_LEVEL
+    theta, codes = simulate_copies(n_copies, n_rows, missing=0.25, seed=11)
+    s = copies_structure(n_copies)
+    post = fit(s, codes, prior="k2", backend="gibbs", chains=2, draws=500, tune=100, seed=3)
+    thinned = copy_draws(post, n_copies, thin=5)  # 200 nearly independent draws
+    assert uniformity_p(ranks(theta, thinned), thinned.shape[0]) > SBC_LEVEL
     # fail case: the same draws pulled halfway to their mean are over-confident
     centre = thinned.mean(axis=0, keepdims=True)
     narrow = centre + 0.5 * (thinned - centre)
-    ranks = (narrow < theta[None]).sum(axis=0).reshape(-1)
-    assert _uniformity_p(ranks, thinned.shape[0]) < SBC_LEVEL
+    assert uniformity_p(ranks(theta, narrow), thinned.shape[0]) < SBC_LEVEL
 
 
 @pytest.mark.parametrize(

@@ -10,31 +10,17 @@ import bnlab
 from bnlab.errors import BackendError, DataError
 from bnlab.fitting import fit  # `bnlab.fit` is shadowed by the subpackage once imported
 from tests.conftest import network_path
+from tests.mcmc_checks import (
+    ab_missing_data,
+    asia_conjugate_pair,
+    assert_agreement_check_can_fail,
+    check_against_conjugate,
+    check_against_grid,
+    grid_posterior,
+)
 
 # short chains in the default suite have ESS < 400 by design: the warning is expected there
 pytestmark = pytest.mark.filterwarnings("ignore::bnlab.backends.diagnostics.ConvergenceWarning")
-
-#: MCMC mean/sd must match the exact value within this many Monte Carlo standard errors
-MCSE_MULTIPLE = 5.0
-
-
-def _mcse(post: bnlab.Posterior) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    from bnlab.backends.diagnostics import diagnose
-
-    diag = diagnose(post.stored_draws)
-    return diag.mcse_mean, diag.mcse_sd
-
-
-def _check_against_conjugate(post: bnlab.Posterior, exact: bnlab.Posterior) -> None:
-    mcse_mean, mcse_sd = _mcse(post)
-    mean, sd = post.mean_cpts(), post.sd()
-    emean, esd = exact.mean_cpts(), exact.sd()
-    for v in exact.variables:
-        # a floor of 1e-6 covers entries whose posterior is (numerically) a point mass
-        z_mean = np.abs(mean[v] - emean[v]) / np.maximum(mcse_mean[v], 1e-6)
-        z_sd = np.abs(sd[v] - esd[v]) / np.maximum(mcse_sd[v], 1e-6)
-        assert z_mean.max() < MCSE_MULTIPLE, (v, z_mean.max())
-        assert z_sd.max() < MCSE_MULTIPLE, (v, z_sd.max())
 
 
 @pytest.fixture(scope="module")
@@ -44,25 +30,19 @@ def asia() -> bnlab.BayesNet:
 
 @pytest.fixture(scope="module")
 def asia_fit(asia: bnlab.BayesNet) -> tuple[bnlab.Posterior, bnlab.Posterior]:
-    df = bnlab.sample(asia, 1000, seed=0)
-    exact = fit(asia, df, prior="bdeu", ess=1.0, backend="conjugate")
-    post = fit(asia, df, prior="bdeu", ess=1.0, backend="numpyro", chains=4, draws=400, tune=400)
-    return post, exact
+    return asia_conjugate_pair(asia, "numpyro", chains=4, draws=400, tune=400)
 
 
 def test_complete_data_matches_conjugate(asia_fit: tuple[bnlab.Posterior, bnlab.Posterior]) -> None:
     post, exact = asia_fit
     assert post.kind == "draws" and post.backend == "numpyro"
     assert post.stored_draws["dysp"].shape == (4, 400, 2, 2, 2)
-    _check_against_conjugate(post, exact)
+    check_against_conjugate(post, exact)
 
 
 def test_agreement_check_can_fail(asia_fit: tuple[bnlab.Posterior, bnlab.Posterior]) -> None:
-    post, exact = asia_fit
     # the same draws against the conjugate posterior of different data must fail
-    other = fit(exact.structure, bnlab.sample(exact.mean(), 1000, seed=99), backend="conjugate")
-    with pytest.raises(AssertionError):
-        _check_against_conjugate(post, other)
+    assert_agreement_check_can_fail(*asia_fit)
 
 
 def test_sampler_stats_and_arviz(asia_fit: tuple[bnlab.Posterior, bnlab.Posterior]) -> None:
@@ -85,55 +65,11 @@ def test_sampler_stats_and_arviz(asia_fit: tuple[bnlab.Posterior, bnlab.Posterio
     )
 
 
-def _grid_posterior(codes: np.ndarray, n_grid: int = 80) -> tuple[np.ndarray, np.ndarray]:
-    """Exact posterior mean and sd of (P(A=1), P(B=1|A=0), P(B=1|A=1)) for A -> B, K2 prior.
-
-    Midpoint quadrature on a 3-D grid: an oracle independent of the model spec.
-    """
-    g = (np.arange(n_grid) + 0.5) / n_grid
-    a, b0, b1 = np.meshgrid(g, g, g, indexing="ij")
-    pa = [1 - a, a]
-    pb = [[1 - b0, b0], [1 - b1, b1]]
-    logp = np.zeros_like(a)
-    for x, y in codes:
-        if x >= 0 and y >= 0:
-            lik = pa[x] * pb[x][y]
-        elif x >= 0:
-            lik = pa[x]
-        elif y >= 0:
-            lik = pa[0] * pb[0][y] + pa[1] * pb[1][y]
-        else:
-            continue
-        logp += np.log(lik)
-    w = np.exp(logp - logp.max())
-    w /= w.sum()
-    params = np.stack([a, b0, b1])
-    mean = (params * w).sum(axis=(1, 2, 3))
-    sd = np.sqrt(((params - mean[:, None, None, None]) ** 2 * w).sum(axis=(1, 2, 3)))
-    return mean, sd
-
-
 def test_missing_cells_match_exact_grid_posterior() -> None:
-    s = bnlab.Structure(["A", "B"], {"A": ("0", "1"), "B": ("0", "1")}, {"B": ("A",)})
-    rng = np.random.default_rng(5)
-    a = rng.random(60) < 0.3
-    b = np.where(a, rng.random(60) < 0.8, rng.random(60) < 0.25)
-    codes = np.stack([a, b], axis=1).astype(np.int8)
-    codes[rng.random(60) < 0.35, 0] = -1  # 35% of A missing
-    codes[rng.random(60) < 0.15, 1] = -1
+    s, codes = ab_missing_data()
     post = fit(s, codes, prior="k2", backend="numpyro", chains=4, draws=500, tune=500, seed=1)
-    mean, sd = _grid_posterior(codes)
-    draws = post.stored_draws
-    got = np.stack(
-        [draws["A"][..., 1], draws["B"][..., 0, 1], draws["B"][..., 1, 1]], axis=-1
-    )  # (chain, draw, 3)
-    from bnlab.backends.diagnostics import diagnose
-
-    diag = diagnose({"p": got})
-    z = np.abs(got.mean(axis=(0, 1)) - mean) / diag.mcse_mean["p"]
-    assert z.max() < MCSE_MULTIPLE, z
-    z_sd = np.abs(got.reshape(-1, 3).std(axis=0, ddof=1) - sd) / diag.mcse_sd["p"]
-    assert z_sd.max() < MCSE_MULTIPLE, z_sd
+    mean, sd = grid_posterior(codes)
+    check_against_grid(post, mean, sd)
     # complete-case analysis would give a different answer for P(A=1): the data matter
     cc = fit(s, codes[(codes >= 0).all(axis=1)], prior="k2", backend="conjugate")
     assert abs(cc.mean_cpts()["B"][0, 1] - mean[1]) > 0 or abs(cc.mean_cpts()["A"][1] - mean[0]) > 0

@@ -12,13 +12,12 @@ from bnlab.errors import BackendError
 from bnlab.fitting import fit  # `bnlab.fit` is shadowed by the subpackage once imported
 from bnlab.priors import prior_alpha
 from tests.conftest import network_path
+from tests.mcmc_checks import MCSE_MULTIPLE, check_against_conjugate
 
 pytestmark = pytest.mark.filterwarnings(
     # short chains in the default suite have ESS < 400 by design
     "ignore::bnlab.backends.diagnostics.ConvergenceWarning",
 )
-
-MCSE_MULTIPLE = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +80,7 @@ def test_pymc_complete_data_matches_conjugate(asia: bnlab.BayesNet) -> None:
     assert post.backend == "pymc" and post.attrs["nuts_sampler"] == "numpyro"
     assert post.stored_draws["either"].shape == (4, 300, 2, 2, 2)
     assert post.sample_stats is not None and post.sample_stats["diverging"].shape == (4, 300)
-    diag = diagnose(post.stored_draws)
-    mean, sd = post.mean_cpts(), post.sd()
-    for v in asia.variables:
-        z = np.abs(mean[v] - exact.mean_cpts()[v]) / np.maximum(diag.mcse_mean[v], 1e-6)
-        assert z.max() < MCSE_MULTIPLE, (v, z.max())
-        z = np.abs(sd[v] - exact.sd()[v]) / np.maximum(diag.mcse_sd[v], 1e-6)
-        assert z.max() < MCSE_MULTIPLE, (v, z.max())
+    check_against_conjugate(post, exact)
 
 
 def test_pymc_bad_sampler(asia: bnlab.BayesNet) -> None:

@@ -13,6 +13,7 @@ from bnlab.counts.parquet import check_partitions, parquet_files
 from bnlab.counts.sources import ParquetCounts, family_tables
 from bnlab.data import encode
 from bnlab.errors import ConfigError, DataError
+from tests.partition_helpers import local_cluster, write_parts, write_renamed_pair
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +22,7 @@ def asia_parts(
 ) -> tuple[bnlab.BayesNet, pd.DataFrame, Path]:
     net = bnlab.load_example("asia")
     df = bnlab.sample(net, n=5_000, seed=3, missing=0.1)
-    folder = tmp_path_factory.mktemp("asia_parts")
-    for i, part in enumerate(np.array_split(np.arange(len(df)), 4)):
-        df.iloc[part].to_parquet(folder / f"part-{i:02d}.parquet")
-    return net, df, folder
+    return net, df, write_parts(df, tmp_path_factory.mktemp("asia_parts"), 4)
 
 
 def in_memory(net: bnlab.BayesNet, df: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -65,11 +63,7 @@ def test_string_columns_are_counted_like_categoricals(tmp_path: Path) -> None:
 
 def test_partition_with_other_categories_is_named(tmp_path: Path) -> None:
     net = bnlab.load_example("asia")
-    df = bnlab.sample(net, n=200, seed=2)
-    df.to_parquet(tmp_path / "a.parquet")
-    odd = df.copy()
-    odd["smoke"] = odd["smoke"].cat.rename_categories({"yes": "si"})
-    odd.to_parquet(tmp_path / "b.parquet")
+    write_renamed_pair(tmp_path, "smoke", {"yes": "si"}, seed=2)
     with pytest.raises(DataError, match=r"b\.parquet differs from .*a\.parquet in column 'smoke'"):
         check_partitions(parquet_files(tmp_path), net)
     with pytest.raises(DataError, match="b.parquet"):
@@ -117,20 +111,10 @@ def test_dask_local_cluster_equals_in_memory(
     asia_parts: tuple[bnlab.BayesNet, pd.DataFrame, Path],
 ) -> None:
     import dask.dataframe as dd
-    from distributed import Client, LocalCluster
 
     net, df, folder = asia_parts
     expected = bnlab.fit(net.structure, df)
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",  # any free port: 8787 may be taken
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster() as (cluster, client):
         got = dask_family_counts(folder, net, client=client, batch_rows=700)
         post = bnlab.fit(net.structure, folder, compute="dask", scheduler=cluster.scheduler_address)
         frame_post = bnlab.fit(net.structure, dd.read_parquet(str(folder)))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bnlab.ops.experiment import compose, run_experiment
 from bnlab.ops.tracking import flatten, store_uri, summary_table
+from tests.conftest import experiment_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -72,7 +70,6 @@ def test_run_is_tracked_and_a_failed_run_is_marked_failed(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_sweep_of_2x2_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> None:
-    env = {**os.environ, "BNLAB_CONFIG_DIR": str(CONF), "JAX_PLATFORMS": "cpu"}
     args = [
         "-m",
         "dataset=asia",
@@ -83,14 +80,7 @@ def test_sweep_of_2x2_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> 
         "hydra.launcher.n_jobs=2",
         "vetting.fail=false",
     ]  # fmt: skip (small data may fail the gate: report only)
-    done = subprocess.run(
-        [sys.executable, "-m", "bnlab.ops.experiment", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = experiment_cli(args, tmp_path, CONF, timeout=900, JAX_PLATFORMS="cpu")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Joblib.Parallel(n_jobs=2" in done.stdout + done.stderr
     assert "bnlab sweep: 4 job(s), 0 failed" in done.stdout
@@ -114,14 +104,8 @@ def test_sweep_of_2x2_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_single_run_console_script_tracks_into_the_embedded_store(tmp_path: Path) -> None:
-    env = {**os.environ, "BNLAB_CONFIG_DIR": str(CONF), "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run(
-        [sys.executable, "-m", "bnlab.ops.experiment", *SMALL, "vetting.fail=false"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    done = experiment_cli(
+        [*SMALL, "vetting.fail=false"], tmp_path, CONF, timeout=900, JAX_PLATFORMS="cpu"
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "bnlab: run finished: passed=" in done.stdout

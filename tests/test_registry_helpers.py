@@ -7,10 +7,14 @@ the configuration, a report and provenance.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +137,49 @@ def split_payload(frame: pd.DataFrame, params: dict[str, Any] | None = None) -> 
     if params:
         body["params"] = params
     return body
+
+
+@contextlib.contextmanager
+def running_server(
+    cmd: list[str],
+    env: dict[str, str],
+    root: Path,
+    is_up: Callable[[], bool],
+    poll_s: float = 0.5,
+    timeout_s: float = 300.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server process in ``root`` (output in ``root/server.log``), wait until ``is_up()``.
+
+    ``is_up`` is polled every ``poll_s`` seconds; an ``OSError`` from it (connection refused,
+    an HTTP error status) counts as "not yet". The process exiting early, or not being up
+    within ``timeout_s``, raises ``RuntimeError`` with the log's tail. On exit the server and
+    its workers (its whole process group) are always stopped.
+    """
+    log = (root / "server.log").open("w")
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {(root / 'server.log').read_text()[-3000:]}")
+            try:
+                if is_up():
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not up: {(root / 'server.log').read_text()[-3000:]}")
+            time.sleep(poll_s)
+        yield proc
+    finally:  # always stop the server (and its workers: the whole process group)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()

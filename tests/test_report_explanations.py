@@ -23,28 +23,7 @@ from bnlab.report.explanations import (
     query_sensitivity,
 )
 from bnlab.report.queries import markov_blanket
-
-
-def joint(net: bnlab.BayesNet) -> np.ndarray:
-    """The full joint table, one axis per variable in ``net.variables`` order."""
-    table = np.ones([net.cards[v] for v in net.variables])
-    for config in itertools.product(*(range(net.cards[v]) for v in net.variables)):
-        pos = dict(zip(net.variables, config, strict=True))
-        for v in net.variables:
-            table[config] *= net.cpt(v)[(*(pos[p] for p in net.parents[v]), pos[v])]
-    return table
-
-
-def prob(net: bnlab.BayesNet, table: np.ndarray, target: str, state: str, ev: dict) -> float:
-    """P(target = state | ev) by summing the joint table."""
-    index: list[object] = [slice(None)] * len(net.variables)
-    for v, s in ev.items():
-        index[net.variables.index(v)] = net.states[v].index(s)
-    sub = table[tuple(index)]
-    free = [v for v in net.variables if v not in ev]
-    k = free.index(target)
-    marg = sub.sum(axis=tuple(i for i in range(len(free)) if i != k))
-    return float(marg[net.states[target].index(state)] / marg.sum())
+from tests.enumeration import conditional, joint
 
 
 def shapley_by_permutations(value, players: list[str]) -> dict[str, float]:
@@ -70,14 +49,14 @@ def test_answers_and_shapley_values_match_enumeration(asia):
     assert [e.target for e in exps] == ["either", "either", "lung", "lung"]
     for e in exps:
         assert set(e.evidence) == set(markov_blanket(net, e.target))
-        p = {s: prob(net, table, e.target, s, e.evidence) for s in net.states[e.target]}
+        p = {s: conditional(net, table, e.target, s, e.evidence) for s in net.states[e.target]}
         assert e.state == max(p, key=p.__getitem__)  # the model's answer is explained
         assert e.mean == pytest.approx(p[e.state], abs=1e-5)
         assert e.lower == e.upper == e.mean  # a network has no parameter uncertainty
-        assert e.prior == pytest.approx(prob(net, table, e.target, e.state, {}), abs=1e-5)
+        assert e.prior == pytest.approx(conditional(net, table, e.target, e.state, {}), abs=1e-5)
 
         def value(coalition, e=e):
-            return prob(net, table, e.target, e.state, {v: e.evidence[v] for v in coalition})
+            return conditional(net, table, e.target, e.state, {v: e.evidence[v] for v in coalition})
 
         truth = shapley_by_permutations(value, list(e.evidence))
         got = dict(zip(e.contributions["variable"], e.contributions["shapley"], strict=True))
@@ -134,7 +113,7 @@ def test_sensitivity_matches_finite_differences_and_the_full_network(asia):
                 t2 = np.array(theta, copy=True)
                 t2[config] = covary(theta[config], k, x)
                 moved = net.with_cpts({**net.cpts, r.variable: t2})
-                ends.append(prob(moved, joint(moved), e.target, e.state, e.evidence))
+                ends.append(conditional(moved, joint(moved), e.target, e.state, e.evidence))
             slope = (ends[1] - ends[0]) / (hi - lo)
             assert r.derivative == pytest.approx(slope, rel=1e-4, abs=1e-8)
         # the Markov-blanket shortcut gives the full network's derivatives

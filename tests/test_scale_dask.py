@@ -18,22 +18,12 @@ from bnlab.counts.sources import counts_source
 from bnlab.errors import ConfigError
 from bnlab.evaluate.audit import independence_audit
 from bnlab.learn import bootstrap_strength, learn_structure
+from tests.partition_helpers import local_cluster, write_parts
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=":0",  # any free port: 8787 may be taken
-        ) as cluster,
-        Client(cluster) as c,
-    ):
+    with local_cluster() as (_, c):
         yield c
 
 
@@ -41,10 +31,7 @@ def client() -> Iterator[Any]:
 def asia(tmp_path_factory: pytest.TempPathFactory) -> tuple[bnlab.BayesNet, pd.DataFrame, Path]:
     net = bnlab.load_example("asia")
     df = bnlab.sample(net, n=3_000, seed=11, missing=0.05)
-    folder = tmp_path_factory.mktemp("asia_dask")
-    for i, rows in enumerate(np.array_split(np.arange(len(df)), 4)):
-        df.iloc[rows].to_parquet(folder / f"part-{i}.parquet")
-    return net, df, folder
+    return net, df, write_parts(df, tmp_path_factory.mktemp("asia_dask"), 4)
 
 
 @pytest.mark.parametrize(("score", "method"), [("bic", "hc"), ("bdeu", "tabu")])

@@ -12,13 +12,7 @@ import bnlab
 from bnlab.counts.sources import ArrayCounts, ParquetCounts
 from bnlab.errors import DataError, StructureError
 from bnlab.learn import LearnResult, learn_structure, local_scores, structure_score
-
-
-def write_parts(df: pd.DataFrame, folder: Path, n_parts: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, rows in enumerate(np.array_split(np.arange(len(df)), n_parts)):
-        df.iloc[rows].to_parquet(folder / f"part-{i:02d}.parquet")
-    return folder
+from tests.partition_helpers import write_parts
 
 
 @pytest.fixture(scope="module")

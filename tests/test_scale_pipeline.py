@@ -15,6 +15,7 @@ from bnlab.errors import ConfigError
 from bnlab.ops.config import validate
 from bnlab.ops.experiment import compose
 from bnlab.ops.experiment import main as experiment_main
+from tests.partition_helpers import write_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -62,10 +63,7 @@ def test_stages_count_parquet_in_place_with_in_memory_results(
     train = tmp_path / "train.parquet"
     assert run_stage("prepare", memory, "--train", str(train), "--test", "test.parquet") == 0
     frame = pd.read_parquet(train)
-    parts = tmp_path / "parts"
-    parts.mkdir()
-    for i, rows in enumerate(np.array_split(np.arange(len(frame)), 3)):
-        frame.iloc[rows].to_parquet(parts / f"part-{i}.parquet")
+    write_parts(frame, tmp_path / "parts", 3)
     # relative to the project root, as DVC runs stages
     in_place = compose_params(
         tmp_path / "in_place.yaml",

@@ -21,16 +21,14 @@ from bnlab.evaluate.citests import (
     table_cells,
 )
 from bnlab.learn.scores import unique_rows
+from tests.partition_helpers import write_parts, write_renamed_pair
 
 
 @pytest.fixture(scope="module")
 def alarm(tmp_path_factory: pytest.TempPathFactory) -> tuple[bnlab.BayesNet, pd.DataFrame, Path]:
     net = bnlab.load_example("alarm")
     df = bnlab.sample(net, n=3_000, seed=2, missing=0.03)
-    folder = tmp_path_factory.mktemp("alarm_parts")
-    for i, rows in enumerate(np.array_split(np.arange(len(df)), 3)):
-        df.iloc[rows].to_parquet(folder / f"part-{i}.parquet")
-    return net, df, folder
+    return net, df, write_parts(df, tmp_path_factory.mktemp("alarm_parts"), 3)
 
 
 TABLES = [("HR",), ("CO", "HR", "STROKEVOLUME"), ("HR", "CO"), ("PCWP", "LVEDVOLUME", "CVP")]
@@ -170,11 +168,7 @@ def test_distinct_rows_of_parquet_equal_unique_rows(
 
 def test_a_differing_partition_is_named_before_any_search(tmp_path: Path) -> None:
     net = bnlab.load_example("asia")
-    df = bnlab.sample(net, n=200, seed=1)
-    df.to_parquet(tmp_path / "a.parquet")
-    odd = df.copy()
-    odd["xray"] = odd["xray"].cat.rename_categories({"yes": "positive"})
-    odd.to_parquet(tmp_path / "b.parquet")
+    write_renamed_pair(tmp_path, "xray", {"yes": "positive"}, seed=1)
     with pytest.raises(DataError, match=r"b\.parquet differs from .*a\.parquet in column 'xray'"):
         bnlab.learn_structure(str(tmp_path / "*.parquet"))
     with pytest.raises(DataError, match=r"b\.parquet"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from test_registry_helpers import (
     fit_asia,
     free_port,
     post_json,
+    running_server,
     split_payload,
     verdict,
 )
@@ -107,26 +107,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     env = {**os.environ, **CHILD_ENV}
     cmd = serve_cmd(f"models:/{NAME}@champion", "--port", str(port), "--tracking-uri", uri,
                     "--drift-verdict", str(verdict_path))  # fmt: skip
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen(
-        cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    ready_statuses = []
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {(root / 'server.log').read_text()[-3000:]}")
-            try:
-                if get(base + HEALTH_PATH) == 200:
-                    ready_statuses.append(get(base + READY_PATH))
-                    if ready_statuses[-1] == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not up: {(root / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.25)
+    ready_statuses: list[int] = []
+
+    def is_up() -> bool:
+        if get(base + HEALTH_PATH) == 200:
+            ready_statuses.append(get(base + READY_PATH))
+            return ready_statuses[-1] == 200
+        return False
+
+    with running_server(cmd, env, root, is_up, poll_s=0.25):
         yield {
             "base": base,
             "verdict_path": verdict_path,
@@ -134,16 +123,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             "ready_statuses": ready_statuses,
             "net": net,
         }
-    finally:  # always stop the server (the whole process group)
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        log.close()
 
 
 @pytest.mark.slow  # a server process: ~30-60 s on 2 cores

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +20,7 @@ from test_registry_helpers import (
     fit_asia,
     free_port,
     post_json,
+    running_server,
     served_columns,
     split_payload,
     verdict,
@@ -53,36 +51,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     }
     cmd = [str(Path(bin_dir) / "mlflow"), "models", "serve", "-m", f"models:/{NAME}@champion",
            "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]  # fmt: skip
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen(
-        cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {(root / 'server.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/ping", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not up: {(root / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+
+    def is_up() -> bool:
+        with urllib.request.urlopen(f"{base}/ping", timeout=5) as r:
+            return bool(r.status == 200)
+
+    with running_server(cmd, env, root, is_up, poll_s=0.5):
         yield {"url": f"{base}/invocations", "net": net, "post": post}
-    finally:  # always stop the server (and its workers: the whole process group)
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        log.close()
 
 
 def _frame(body: Any) -> pd.DataFrame:
