@@ -27,16 +27,28 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+#: Digits of every float a stage writes, both significant and after the decimal point: far
+#: beyond what any result means, and far above where float64 summation order shows (~1e-16
+#: relative; absolute for differences of probabilities such as a leave-one-out effect), so a
+#: rerun on another device split or chunking writes the same bytes.
+WRITTEN_DIGITS = 12
+
+
+def written_float(value: float) -> float:
+    """``value`` rounded to :data:`WRITTEN_DIGITS` decimals and significant digits."""
+    return float(f"{round(value, WRITTEN_DIGITS):.{WRITTEN_DIGITS}g}")
+
+
 def _plain(value: Any) -> Any:
-    """JSON-ready copy: numpy scalars to Python, non-finite floats to None."""
+    """JSON-ready copy: numpy scalars to Python, non-finite floats to None, floats rounded."""
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    if isinstance(value, float):
+        return written_float(value) if math.isfinite(value) else None
     return value
 
 
@@ -49,7 +61,9 @@ def write_frame(path: str | os.PathLike[str], frame: pd.DataFrame) -> None:
     """Write a DataFrame as Parquet (``.parquet``) or CSV (``.csv``), atomically."""
     with atomic_path(path) as tmp:
         if str(path).endswith(".csv"):
-            frame.to_csv(tmp, index=False)
+            floats = frame.select_dtypes("floating").columns
+            rounded = frame.assign(**{c: frame[c].map(written_float) for c in floats})
+            rounded.to_csv(tmp, index=False, float_format=f"%.{WRITTEN_DIGITS}g")
         else:
             frame.to_parquet(tmp, index=False)
 
