@@ -83,7 +83,7 @@ def cli_seconds(post: Any, batch: Any) -> list[tuple[float, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         post.save(f"{tmp}/post.nc")
         batch.to_parquet(f"{tmp}/batch.parquet")
-        cmd = [sys.executable, "-m", "bnlab.cli.main", "monitor", f"{tmp}/post.nc"]
+        cmd = [sys.executable, "-m", "bnlab.cli.commands", "monitor", f"{tmp}/post.nc"]
         cmd += [f"{tmp}/batch.parquet", "--out", f"{tmp}/drift.json"]
         env = {**os.environ, "BNLAB_JAX_CACHE": f"{tmp}/jax"}
         for _ in range(2):

@@ -59,7 +59,7 @@ def run_method(method: str, folder: str, pgmpy_rows: int) -> dict[str, float]:
 
         with (
             LocalCluster(
-                n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+                n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
             ) as cluster,
             Client(cluster) as client,
         ):

@@ -45,7 +45,7 @@ def local_cluster() -> Iterator[tuple[Any, Any]]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=":0",  # any free port: 8787 may be taken
+            dashboard_address="127.0.0.1:0",  # loopback, any free port: 8787 may be taken
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -91,7 +91,7 @@ def test_file_datasets_validate_with_a_file_and_schema(option: str, tmp_path: Pa
 
 
 def test_committed_params_yaml_equals_what_conf_composes_to(tmp_path: Path) -> None:
-    from bnlab.cli.main import compose_params
+    from bnlab.cli.commands import compose_params
 
     fresh = compose_params(tmp_path / "params.yaml", config_dir=CONF)
     assert (ROOT / "params.yaml").read_text() == fresh.read_text(), (

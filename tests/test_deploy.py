@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bnlab.cli import serve as serve_cli
-from bnlab.cli.main import build_parser
+from bnlab.cli.commands import build_parser
 from bnlab.ops import serve
 
 ROOT = Path(__file__).resolve().parents[1]

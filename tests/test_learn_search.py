@@ -154,7 +154,7 @@ def test_only_the_changed_family_is_rescored(asia_df) -> None:
 
 def test_categorical_frames_take_a_fast_path_with_the_same_codes() -> None:
     """Categorical columns: codes and states as ``infer_structure`` + ``encode`` give them."""
-    from bnlab.learn.core import _categorical_codes, infer_structure, prepare_data
+    from bnlab.data import _categorical_codes, infer_structure, prepare_data
 
     net = bnlab.load_example("alarm")
     df = bnlab.sample(net, 500, seed=2, missing=0.05)

@@ -157,7 +157,7 @@ def test_monitor_command_and_thresholds_file(tmp_path: Path) -> None:
     bnlab.sample(net, n=300, seed=1).to_parquet(tmp_path / "ok.parquet")
     shifted = net.with_cpts({"smoke": [0.95, 0.05]})
     bnlab.sample(shifted, n=300, seed=2).to_parquet(tmp_path / "bad.parquet")
-    exe = [sys.executable, "-m", "bnlab.cli.main", "monitor", str(tmp_path / "post.nc")]
+    exe = [sys.executable, "-m", "bnlab.cli.commands", "monitor", str(tmp_path / "post.nc")]
     ok = subprocess.run(
         [
             *exe,
@@ -187,7 +187,7 @@ def test_monitor_command_and_thresholds_file(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
     # in process: a missing thresholds file is a typed error (exit 2), --surprise-rows is passed
-    from bnlab.cli.main import main
+    from bnlab.cli.commands import main
 
     base = ["monitor", str(tmp_path / "post.nc"), str(tmp_path / "ok.parquet")]
     assert main([*base, "--thresholds", str(tmp_path / "nope.yaml")]) == 2

@@ -65,7 +65,7 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 def make_project(tmp: Path, experiment: str = SMALL) -> Path:
     """A fresh git repo holding bnlab, conf/ (default experiment: ``experiment``), dvc.yaml
     and the params.yaml that conf/ composes to."""
-    from bnlab.cli.main import compose_params
+    from bnlab.cli.commands import compose_params
 
     repo = tmp / "project"
     repo.mkdir()
@@ -102,9 +102,7 @@ def test_committed_pipeline_files_are_consistent() -> None:
     doc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     assert list(doc["stages"]) == list(STAGES)
     for name, stage in doc["stages"].items():
-        module = (
-            f"bnlab.cli.main {name}" if name in ("report", "export") else f"bnlab.stages.{name}"
-        )
+        module = f"bnlab.cli {name}" if name in ("report", "export") else f"bnlab.stages.{name}"
         assert module in stage["cmd"]
         for dep in stage["deps"]:
             if not dep.startswith(("experiments/", "reports/")):  # pipeline outputs

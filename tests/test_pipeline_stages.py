@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from bnlab.cli.main import compose_params
-from bnlab.cli.main import main as bnlab_main
+from bnlab.cli.commands import compose_params
+from bnlab.cli.commands import main as bnlab_main
 from bnlab.ops.config import validate
 from bnlab.ops.experiment import compose
 from bnlab.stages import common, prepare

@@ -26,7 +26,7 @@ from test_registry_helpers import (
 )
 
 import bnlab
-from bnlab.cli.main import main
+from bnlab.cli.commands import main
 from bnlab.errors import ArtifactError
 from bnlab.ops.registry import GateError, promote, register, registry_state
 from bnlab.stages.prepare import data_hash

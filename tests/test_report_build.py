@@ -163,7 +163,7 @@ def test_write_report_from_folder_and_cli(results, tmp_path):
     # the CLI writes next to the experiment by default; `bnlab report` is the same command
     assert report_main([str(exp)]) == 0
     assert (exp / "index.html").is_file()
-    from bnlab.cli.main import main as bnlab_main
+    from bnlab.cli.commands import main as bnlab_main
 
     assert bnlab_main(["report", str(exp), "--out", str(tmp_path / "cli")]) == 0
     assert (tmp_path / "cli" / "index.html").is_file()

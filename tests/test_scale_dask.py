@@ -87,8 +87,8 @@ def test_unreachable_scheduler_is_a_timely_config_error(
 def test_stages_on_dask_equal_in_memory(
     client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bnlab.cli.main import compose_params
-    from bnlab.cli.main import main as bnlab_main
+    from bnlab.cli.commands import compose_params
+    from bnlab.cli.commands import main as bnlab_main
     from bnlab.posterior import load_posterior
 
     conf = Path(__file__).resolve().parents[1] / "conf"

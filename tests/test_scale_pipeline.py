@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bnlab.cli.main import compose_params
-from bnlab.cli.main import main as bnlab_main
+from bnlab.cli.commands import compose_params
+from bnlab.cli.commands import main as bnlab_main
 from bnlab.errors import ConfigError
 from bnlab.ops.config import validate
 from bnlab.ops.experiment import compose

@@ -83,7 +83,7 @@ def post_raw(url: str, body: bytes) -> int:
 
 
 def serve_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bnlab.cli.main", "serve", *args]
+    return [sys.executable, "-m", "bnlab.cli.commands", "serve", *args]
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ def test_experiment_command_exits_2_on_a_typo(tmp_path: Path) -> None:
 def test_monitor_of_an_alias_that_is_not_set_is_a_typed_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bnlab.cli.main import main
+    from bnlab.cli.commands import main
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     net = bnlab.load_example("asia")
@@ -65,7 +65,7 @@ def test_compose_check_accepts_what_dvc_exp_run_wrote_and_refuses_bad_values(
     check accepts it (naming the override); a refused value or a stray edit is stale."""
     import yaml
 
-    from bnlab.cli.main import compose_params, main
+    from bnlab.cli.commands import compose_params, main
 
     params = tmp_path / "params.yaml"
     check = ["compose", "--check", "-o", str(params), "--config-dir", str(CONF)]

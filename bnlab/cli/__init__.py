@@ -1,6 +1,6 @@
 """Command-line entry points: ``bnlab`` and its subcommands, in one place.
 
-:mod:`bnlab.cli.main` builds the parser; each subcommand module (``report``, ``registry``,
+:mod:`bnlab.cli.commands` builds the parser; each subcommand module (``report``, ``registry``,
 ``monitor``, ``quickstart``) adds its own. ``python -m bnlab.cli`` is ``bnlab``.
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``bnlab`` command (see :func:`bnlab.cli.main.main`)."""
-    from bnlab.cli.main import main as run
+    """Run the ``bnlab`` command (see :func:`bnlab.cli.commands.main`)."""
+    from bnlab.cli.commands import main as run
 
     return run(argv)
 

@@ -5,7 +5,7 @@ optionally with the artifact folder that holds the experiment files); those are 
 from the tracking server set by ``MLFLOW_TRACKING_URI`` (or ``--tracking-uri``) into a
 temporary folder first.
 
-``bnlab.cli.main`` registers it with :func:`add_parser`; ``python -m bnlab.cli.report`` runs
+``bnlab.cli.commands`` registers it with :func:`add_parser`; ``python -m bnlab.cli.report`` runs
 it alone.
 """
 

@@ -46,7 +46,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # loopback, any free port (8787 may be taken)
         ) as cluster,
         Client(cluster) as client,  # type: ignore[no-untyped-call]
     ):

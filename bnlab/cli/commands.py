@@ -20,8 +20,8 @@ from bnlab.errors import BNError, ConfigError
 
 #: name -> module with ``add_parser(subparsers)``; imported when the command line is built.
 SUBCOMMANDS: dict[str, str] = {
-    "compose": "bnlab.cli.main",
-    "stage": "bnlab.cli.main",
+    "compose": "bnlab.cli.commands",
+    "stage": "bnlab.cli.commands",
     "report": "bnlab.cli.report",
     "export": "bnlab.cli.registry",
     "promote": "bnlab.cli.registry",
@@ -192,24 +192,36 @@ def add_parser(subparsers: Any) -> None:
         sp.set_defaults(func=_stage)
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The ``bnlab`` argument parser with every registered subcommand.
-
-    With ``command`` (a key of :data:`SUBCOMMANDS`) only that subcommand's module is
-    imported, so ``bnlab compose`` does not pay for importing JAX or MLflow; without one
-    (``bnlab --help``) the subcommands are listed from :data:`SUMMARIES`, importing none.
-    """
+def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
     parser = argparse.ArgumentParser(
         prog="bnlab",
         description="bnlab: discrete Bayesian networks whose CPTs carry their posterior.",
         epilog="`bnlab COMMAND --help` describes a command; bnlab-experiment runs Hydra sweeps.",
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    if command not in SUBCOMMANDS:
-        for name in SUBCOMMANDS:
-            subparsers.add_parser(name, help=SUMMARIES[name], add_help=False)
-        return parser
-    importlib.import_module(SUBCOMMANDS[command]).add_parser(subparsers)
+    return parser, parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``bnlab`` argument parser with every registered subcommand.
+
+    With ``command`` (a key of :data:`SUBCOMMANDS`) only that subcommand's module is
+    imported, so ``bnlab compose`` does not pay for importing JAX or MLflow.
+    """
+    parser, subparsers = _top_parser()
+    chosen = [SUBCOMMANDS[command]] if command in SUBCOMMANDS else SUBCOMMANDS.values()
+    for module_name in dict.fromkeys(chosen):
+        importlib.import_module(module_name).add_parser(subparsers)
+    return parser
+
+
+def summary_parser() -> argparse.ArgumentParser:
+    """The parser of ``bnlab --help``: subcommands listed from :data:`SUMMARIES`.
+
+    None of their modules is imported (they import pandas, JAX or MLflow).
+    """
+    parser, subparsers = _top_parser()
+    for name in SUBCOMMANDS:
+        subparsers.add_parser(name, help=SUMMARIES[name], add_help=False)
     return parser
 
 
@@ -217,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``bnlab``."""
     words = list(sys.argv[1:] if argv is None else argv)
     command = next((w for w in words if not w.startswith("-")), None)
-    args = build_parser(command).parse_args(words)
+    parser = build_parser(command) if command in SUBCOMMANDS else summary_parser()
+    args = parser.parse_args(words)
     from bnlab.stages import common
 
     common.use_compile_cache()
