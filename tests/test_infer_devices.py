@@ -29,7 +29,7 @@ SPLIT_SCRIPT = textwrap.dedent(
     from bnlab.infer.run import jitted
 
     net = bnlab.read_network(sys.argv[1])
-    eng = Engine(net)
+    eng = Engine(net, execution="program")  # the compiled program, not the host tier
     rows = bnlab.sample(net, n=37, seed=1).astype(object)
     rng = np.random.default_rng(0)
     rows = rows.mask(rng.random(rows.shape) < 0.85)  # ~5 observed variables per row
@@ -42,7 +42,8 @@ SPLIT_SCRIPT = textwrap.dedent(
     mpe_same &= bool(np.allclose(a["log_prob"], b["log_prob"], rtol=0, atol=1e-10))
     alpha = {v: 200.0 * net.cpt(v) + 0.5 for v in net.variables}
     post = bnlab.Posterior(net.structure, alpha=alpha)
-    peng, pref = Engine(post, draws=6, seed=3), Engine(post, draws=6, seed=3, jit=False)
+    peng = Engine(post, draws=6, seed=3, execution="program")
+    pref = Engine(post, draws=6, seed=3, jit=False)
     pg, pw = peng.marginals(rows), pref.marginals(rows)
     worst_post = max(float(np.max(np.abs(pg[v] - pw[v]))) for v in net.variables)
     # the kernel itself: rows sharded over both devices, one result per row
@@ -87,7 +88,10 @@ def test_rows_split_over_two_cpu_devices_match_one_device() -> None:
     assert out["post_shape"][:2] == [6, 37]
 
 
-DEVICES_SCRIPT = "import bnlab.infer.engine, jax; print(len(jax.devices()))"
+DEVICES_SCRIPT = (
+    "from bnlab.infer.devices import row_devices; import jax; row_devices(); "
+    "print(len(jax.devices()))"
+)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +113,8 @@ def test_jax_already_running_keeps_its_devices() -> None:
     code = (
         "import jax, jax.numpy as jnp; jnp.ones(2).block_until_ready()\n"
         "import bnlab\nfrom bnlab.infer import Engine\n"
-        "m = Engine(bnlab.load_example('asia')).marginals([{'smoke': 'yes'}] * 20)\n"
+        "eng = Engine(bnlab.load_example('asia'), execution='program')\n"
+        "m = eng.marginals([{'smoke': 'yes'}] * 20)\n"
         "print(len(jax.devices()), m['lung'].shape)"
     )
     proc = run_python(code, BNLAB_CPU_DEVICES="2")
@@ -118,9 +123,11 @@ def test_jax_already_running_keeps_its_devices() -> None:
 
 
 def test_bad_device_setting_is_a_bnlab_error() -> None:
+    # checked when the engine first starts JAX (a host-tier answer never does)
     code = (
-        "from bnlab.errors import BNError\n"
-        "try:\n    import bnlab.infer.engine\nexcept BNError as e:\n    print('BNError', e)"
+        "import bnlab\nfrom bnlab.errors import BNError\n"
+        "eng = bnlab.Engine(bnlab.load_example('asia'), execution='program')\n"
+        "try:\n    eng.marginals([{'smoke': 'yes'}])\nexcept BNError as e:\n    print('BNError', e)"
     )
     proc = run_python(code, BNLAB_CPU_DEVICES="two")
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -268,3 +268,54 @@ def test_float32_long_chain_does_not_underflow() -> None:
             p = cpts[v][obs[i]] if par is None else cpts[v][par, obs[i]]
             direct = np.float32(direct * np.float32(p))
     assert direct == 0.0
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=networks(), seed=st.integers(0, 2**31 - 1))
+def test_host_tier_matches_brute_force(net: BayesNet, seed: int) -> None:
+    """Small first calls of a default engine run on the host (no JAX program): still exact,
+    per CPT draw too."""
+    rng = np.random.default_rng(seed)
+    rows = 3
+    liks = random_liks(net, rng, rows)
+    codes = np.full((rows, len(net.variables)), -1, dtype=np.int32)
+    soft = dict(zip(net.variables, liks, strict=True))
+    other = {
+        v: rng.dirichlet(np.ones(net.cards[v]), size=net.cpt(v).shape[:-1]) for v in net.variables
+    }
+    draws = {v: np.stack([net.cpt(v), other[v]]) for v in net.variables}
+    eng = Engine.from_draws(net, draws, dtype=np.float64)
+    m = eng.marginals(codes, soft=soft, on_impossible="nan")
+    lp = eng.log_prob(codes, soft=soft)
+    assert eng._host_s and not eng._compiled  # answered on the host tier
+    for d, cpts in enumerate([net.cpts, other]):
+        net_d = BayesNet(structure=net.structure, cpts=dict(cpts))
+        for r in range(rows):
+            ez, em, _ = oracle(net_d, [lk[r] for lk in liks])
+            if not np.isfinite(ez):
+                assert m.impossible[d, r] and not np.isfinite(lp[d, r])
+                continue
+            assert lp[d, r] == pytest.approx(ez, abs=1e-9)
+            for i, v in enumerate(net.variables):
+                np.testing.assert_allclose(m[v][d, r], em[i], atol=1e-9)
+
+
+def test_host_tier_hands_over_to_the_program() -> None:
+    """Once the expected host time passes the program's compile estimate, the engine compiles
+    the program and keeps using it; both answer the same."""
+    import bnlab
+
+    net = bnlab.load_example("asia")
+    eng = Engine(net, dtype=np.float64)
+    rows = [{"smoke": "yes"}, {"xray": "yes"}]
+    first = eng.marginals(rows)
+    assert eng._host_s and not eng._compiled
+    eng._host_s[("marginals", False)] = eng._estimate.program_compile_s  # budget used up
+    second = eng.marginals(rows)
+    assert eng._compiled
+    third = eng.marginals(rows[:1])  # small again: the program stays in use
+    assert eng._host_s[("marginals", False)] == eng._estimate.program_compile_s
+    for v in net.variables:
+        np.testing.assert_allclose(first[v], second[v], atol=1e-12)
+        np.testing.assert_allclose(first[v][:1], third[v], atol=1e-12)
+    assert Engine(net, execution="program")._tiered is False

@@ -69,7 +69,7 @@ class Estimate:
 
 def estimate(plan: Plan, itemsize: int = 8) -> Estimate:
     """Flops, memory and compile/run time estimates of a plan, from the plan alone."""
-    from bnlab.infer.segmented import signatures
+    from bnlab.infer.layout import signatures
 
     steps = len(plan.steps)
     kernels = len(signatures(plan))
@@ -88,6 +88,17 @@ def estimate(plan: Plan, itemsize: int = 8) -> Estimate:
         program_run_s_per_row=run,
         segmented_run_s_per_row=run * SEGMENTED_SLOWDOWN + dispatch,
     )
+
+
+def host_call_s(est: Estimate, rows: int, draws: int) -> float:
+    """Expected seconds of one call run step by step on the host (:mod:`bnlab.infer.eager`).
+
+    Python dispatch per step (forward and reverse pass) plus the flops at the host's
+    slower rate; no compile. The engine compares the running sum of these with
+    ``est.program_compile_s`` to decide when compiling the one-program kernel pays.
+    """
+    dispatch = est.steps * 2.5 * KERNEL_CALL_S
+    return dispatch + rows * max(draws, 1) * est.run_s_per_row * SEGMENTED_SLOWDOWN
 
 
 def choose_mode(est: Estimate) -> str:

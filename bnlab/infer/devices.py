@@ -12,6 +12,7 @@ engine asks JAX for one CPU device per core when it is imported before JAX has s
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import Any
 
 import jax
@@ -58,6 +59,28 @@ def spread_cpu_devices() -> int:
     return wanted
 
 
+@cache
+def start_jax() -> int:
+    """Set JAX up for the engine once per process, before it first runs anything.
+
+    One CPU device per core (:func:`spread_cpu_devices`) and the persistent compilation
+    cache (:func:`bnlab.infer.compile_cache.enable_persistent_cache`). The engine calls
+    this only when it runs a JAX kernel: a process that answers on the host never
+    imports JAX.
+
+    Returns
+    -------
+    int
+        What :func:`spread_cpu_devices` returned.
+    """
+    from bnlab.infer.compile_cache import enable_persistent_cache
+
+    spread = spread_cpu_devices()
+    enable_persistent_cache()
+    return spread
+
+
 def row_devices() -> list[Any]:
     """The local devices of JAX's default backend, which share the evidence rows."""
+    start_jax()
     return list(jax.local_devices())

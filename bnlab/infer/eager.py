@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import opt_einsum
 
+from bnlab.infer.layout import split_cpts, split_liks, tensor_indices
 from bnlab.infer.plan import Plan
 
 #: Einsum letter of the CPT-draw axis (step equations use letters from "a" on, and a step
@@ -55,20 +56,12 @@ def _scaled(r: np.ndarray, lead: int) -> tuple[np.ndarray, np.ndarray]:
     return r / m, np.log(m.reshape(r.shape[:lead]))
 
 
-@cache
-def _indices(plan: Plan) -> dict[int, tuple[int, ...]]:
-    idx = dict(enumerate(plan.tensor_indices))
-    for k, st in enumerate(plan.steps):
-        idx[2 * plan.n + k] = st.out
-    return idx
-
-
 def forward(
     plan: Plan, cpts: Sequence[np.ndarray], liks: Sequence[np.ndarray], keep: bool
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """``log P(e)`` per row (``(batch,)`` or ``(draws, batch)``) and, with ``keep``, tensors."""
     n = plan.n
-    idx = _indices(plan)
+    idx = tensor_indices(plan)
     tensors: dict[int, np.ndarray] = {i: cpts[i] for i in range(n)}
     tensors.update({n + i: liks[i] for i in range(n)})
     batch = liks[0].shape[0]
@@ -121,7 +114,7 @@ def marginals(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``log P(e)`` and all marginals ``(..., batch, sum(cards))`` (NaN where impossible)."""
     n = plan.n
-    idx = _indices(plan)
+    idx = tensor_indices(plan)
     log_z, tensors = forward(plan, cpts, liks, keep=True)
     finite = np.isfinite(log_z)
     last = 2 * n + len(plan.steps) - 1
@@ -155,3 +148,59 @@ def marginals(
 def adj_shape(log_z: np.ndarray, card: int) -> tuple[int, ...]:
     """Shape of one variable's adjoint block: ``(*log_z.shape, card)``."""
     return (*log_z.shape, card)
+
+
+class SegmentedKernel:
+    """``f(flat_cpts, flat_liks)`` over a plan, the flat interface of :func:`run.jitted`.
+
+    ``what`` is ``"marginals"`` (returns ``(log_z, flat marginals)``) or
+    ``"log_evidence"`` (returns ``log_z``). The CPTs are split once per CPT array (the
+    last one is remembered), the likelihoods per call. ``backend="numpy"`` runs the steps
+    of this module (no JAX at all); ``"jax"`` the cached jitted step kernels of
+    :mod:`bnlab.infer.segmented`.
+    """
+
+    def __init__(self, plan: Plan, what: str, backend: str = "numpy") -> None:
+        if what not in ("marginals", "log_evidence"):
+            raise ValueError(f"segmented execution runs marginals and log_evidence, not {what}")
+        self.plan = plan
+        self.what = what
+        self.backend = backend
+        self._cpts_of: tuple[Any, list[Any]] | None = None
+
+    def _put(self, x: np.ndarray) -> Any:
+        if self.backend == "numpy":
+            return x
+        import jax.numpy as jnp
+
+        return jnp.asarray(x)
+
+    def _cpts(self, flat: Any) -> list[Any]:
+        if self._cpts_of is None or self._cpts_of[0] is not flat:
+            parts = [self._put(c) for c in split_cpts(self.plan, np.asarray(flat))]
+            self._cpts_of = (flat, parts)
+        return self._cpts_of[1]
+
+    def __call__(self, flat_cpts: Any, flat_liks: Any) -> Any:
+        """Run the plan on one chunk of rows (``flat_liks`` ``(rows, sum(cards))``)."""
+        liks = [self._put(x) for x in split_liks(self.plan, np.asarray(flat_liks))]
+        cpts = self._cpts(flat_cpts)
+        if self.backend == "numpy":
+            if self.what == "log_evidence":
+                return forward(self.plan, cpts, liks, keep=False)[0]
+            return marginals(self.plan, cpts, liks)
+        from bnlab.infer import segmented as jax_steps
+
+        if self.what == "log_evidence":
+            return jax_steps.forward(self.plan, cpts, liks, keep=False)[0]
+        return jax_steps.marginals(self.plan, cpts, liks)
+
+
+@cache
+def segmented(plan: Plan, what: str, backend: str = "numpy") -> SegmentedKernel:
+    """The segmented kernel ``what`` of a plan (cached per plan).
+
+    ``backend``: ``"numpy"`` (this module, no compilation) or ``"jax"`` (cached jitted
+    step kernels of :mod:`bnlab.infer.segmented`).
+    """
+    return SegmentedKernel(plan, what, backend)

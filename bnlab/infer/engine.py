@@ -15,31 +15,28 @@ observational and interventional queries.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from bnlab.errors import BNError, EvidenceError, ImpossibleEvidenceError
-from bnlab.infer.budget import as_dict
-from bnlab.infer.compile_cache import enable_persistent_cache
-from bnlab.infer.devices import row_devices, spread_cpu_devices
+from bnlab.infer.budget import as_dict, host_call_s
+from bnlab.infer.eager import segmented
 from bnlab.infer.evidence import Evidence, encode_evidence, likelihoods, soft_evidence
 from bnlab.infer.intervals import delta_query, mc_interval, sampled_interval
+from bnlab.infer.layout import cpt_offsets, flatten_cpts
 from bnlab.infer.methods import ImportanceRunner, Progress, resolve
 from bnlab.infer.plan import Plan, shared_plan
-from bnlab.infer.run import cpt_offsets, flatten_cpts, jitted
-from bnlab.infer.segmented import segmented
 from bnlab.network import BayesNet, Structure
 
-# Before JAX starts: one CPU device per core, so row chunks run on every core; compiled
-# plans kept on disk across processes.
-spread_cpu_devices()
-enable_persistent_cache()
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bnlab.posterior import Posterior
 
 #: Bytes of intermediate tensors one chunk may hold (reverse mode keeps them all). Sized so
 #: that a chunk's tensors stay within a last-level cache: on ANDES, 16 rows in float32 ran
@@ -62,6 +59,21 @@ class Marginals(dict[str, NDArray[np.float64]]):
     #: Approximate methods only: Monte Carlo standard error per entry, and ESS per row.
     mc_error: dict[str, NDArray[np.float64]] | None = None
     ess: NDArray[np.float64] | None = None
+
+
+def _x64_enabled() -> bool:
+    """Whether JAX runs in 64-bit mode, read without importing JAX when it is not loaded."""
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        return bool(jax.config.jax_enable_x64)
+    flag = os.environ.get("JAX_ENABLE_X64", "").strip().lower()
+    return flag in ("1", "true", "t", "yes", "y", "on")
+
+
+def _is_posterior(model: Any) -> bool:
+    # a Posterior exists only once bnlab.posterior is loaded (it pulls in pandas/xarray)
+    module = sys.modules.get("bnlab.posterior")
+    return module is not None and isinstance(model, module.Posterior)
 
 
 def _pow2_at_least(n: int) -> int:
@@ -133,11 +145,9 @@ class Engine:
         execution: str = "auto",
         samples: int = 1000,
     ) -> None:
-        from bnlab.posterior import Posterior
-
         if dtype is None:
-            dtype = jnp.float64 if bool(jax.config.jax_enable_x64) else jnp.float32
-        self.dtype = jnp.dtype(dtype)
+            dtype = np.float64 if _x64_enabled() else np.float32
+        self.dtype = np.dtype(dtype)
         self.jit = bool(jit)
         self.posterior: Posterior | None = None
         if isinstance(model, BayesNet):
@@ -145,7 +155,7 @@ class Engine:
                 raise BNError("draws apply to a Posterior; a BayesNet has one set of CPTs.")
             self.network = model
             structure = model.structure
-        elif isinstance(model, Posterior):
+        elif _is_posterior(model):
             self.posterior = model
             structure = model.structure
             self.network = model.mean()
@@ -163,6 +173,15 @@ class Engine:
             self.plan, f"a {len(structure.variables)}-variable network", method, execution,
             max_flops, max_memory, self.dtype.itemsize,
         )  # fmt: skip
+        # execution="auto" with a one-program plan: calls run on the host (no compile) until
+        # the host time they are expected to have cost reaches the program's expected
+        # compile time; from then on the program is compiled and used (deterministic: the
+        # choice depends on the call sizes only, never on measured times).
+        self._tiered = (
+            execution == "auto" and self.method == "exact" and self.mode == "program" and self.jit
+        )
+        self._host_s: dict[tuple[str, bool], float] = {}
+        self._compiled: set[tuple[str, bool, int, int]] = set()
         self.samples = int(samples)
         self.seed = int(seed)
         #: Diagnostics of the last approximate call: ``ess`` per row, ``mc_error`` like the
@@ -181,10 +200,12 @@ class Engine:
             self._draws_flat = np.maximum(flat, np.sqrt(np.finfo(self.dtype).tiny))
         self._device_cpts: dict[bool, Any] = {}
         self._relevant: dict[frozenset[str], Engine] = {}
-        from bnlab.schema import schema_of
-
         #: the data schema stored with the posterior: raw numbers in evidence are binned
-        self.schema = schema_of(self.posterior) if self.posterior is not None else None
+        self.schema = None
+        if self.posterior is not None:
+            from bnlab.schema import schema_of  # pandas: loaded with the posterior anyway
+
+            self.schema = schema_of(self.posterior)
         self._seen: set[tuple[str, int]] = set()
 
     @classmethod
@@ -243,12 +264,25 @@ class Engine:
 
     # -- evidence ---------------------------------------------------------------------------
     def _flat_cpts(self, do: Mapping[str, Any] | None, draws: bool) -> Any:
+        """The flat CPT vector(s) on the JAX device (cached without interventions)."""
+        from bnlab.infer.devices import start_jax
+
+        start_jax()
+        import jax
+
         if not do and draws in self._device_cpts:
             return self._device_cpts[draws]
-        base = self._draws_flat if draws else self._mean_flat
+        flat = jax.device_put(self._host_cpts(do, draws))
         if not do:
-            self._device_cpts[draws] = jax.device_put(base)
-            return self._device_cpts[draws]
+            self._device_cpts[draws] = flat
+        return flat
+
+    def _host_cpts(self, do: Mapping[str, Any] | None, draws: bool) -> NDArray[Any]:
+        """The flat CPT vector(s) as NumPy, with the interventions ``do`` applied."""
+        base = self._draws_flat if draws else self._mean_flat
+        assert base is not None
+        if not do:
+            return base
         flat = np.array(base, copy=True)
         off = cpt_offsets(self.plan)
         for name, state in do.items():
@@ -267,7 +301,7 @@ class Engine:
             block = np.zeros((off[j + 1] - off[j]) // card * card, dtype=flat.dtype)
             block.reshape(-1, card)[:, states.index(str(state))] = 1.0
             flat[..., off[j] : off[j + 1]] = block
-        return jax.device_put(flat)
+        return flat
 
     def _liks(
         self, evidence: Evidence, soft: Mapping[str, Any] | None
@@ -294,7 +328,7 @@ class Engine:
                 4 * self.plan.n + 3 * self.dtype.itemsize * max(self.plan.cards)
             )
             limit = SEGMENTED_CHUNK_BYTES
-        elif self.mode == "segmented" and what != "mpe":
+        elif (self.mode == "segmented" and what != "mpe") or what == "host":
             limit = SEGMENTED_CHUNK_BYTES
         cap = max(1, min(MAX_CHUNK, limit // max(per_row, 1)))
         cap = 1 << (cap.bit_length() - 1)
@@ -305,19 +339,31 @@ class Engine:
 
         With several devices (GPUs, or one CPU device per core, see
         :mod:`bnlab.infer.devices`) and rows enough for each, a chunk is split across them.
+        ``cpts`` is the flat CPT vector as NumPy; it is put on the device for JAX kernels.
         """
         rows = flat_liks.shape[0]
-        n_dev = len(row_devices()) if self.jit and self.method == "exact" else 1
-        n_dev = 1 if self.mode == "segmented" else n_dev
-        n_dev = max(1, min(n_dev, rows // MIN_ROWS_PER_DEVICE))
-        size = self._chunk(-(-rows // n_dev), self.n_draws or 1 if draws else 1, what) * n_dev
-        fn = self._kernel(what, draws, n_dev)
+        segmented_mode = self.method == "exact" and self.mode == "segmented" and self.jit
+        if (segmented_mode and what != "mpe") or self._on_host(what, rows, draws):
+            fn, pad = segmented(self.plan, what), False  # no compiled shapes to reuse
+            size = self._chunk(rows, self.n_draws or 1 if draws else 1, "host")
+        else:
+            from bnlab.infer.devices import row_devices, start_jax
+
+            start_jax()
+            n_dev = len(row_devices()) if self.jit and self.method == "exact" else 1
+            n_dev = 1 if segmented_mode else n_dev
+            n_dev = max(1, min(n_dev, rows // MIN_ROWS_PER_DEVICE))
+            per_dev = -(-rows // n_dev)
+            size = self._chunk(per_dev, self.n_draws or 1 if draws else 1, what) * n_dev
+            fn, pad = self._kernel(what, draws, n_dev), True
+            self._compiled.add((what, draws, n_dev, size))
+            cpts = self._device(cpts, draws)
         pieces: list[list[NDArray[Any]]] = []
         progress = Progress(f"{what} of {rows} rows", -(-rows // size), self._expected(rows))
         for start in range(0, rows, size):
             part = flat_liks[start : start + size]
             real = part.shape[0]
-            if real < size:
+            if pad and real < size:
                 part = np.concatenate([part, np.ones((size - real, part.shape[1]), part.dtype)])
             out = fn(cpts, part)
             out = out if isinstance(out, tuple) else (out,)
@@ -330,12 +376,40 @@ class Engine:
             self.diagnostics = {"mc_error": result[2], "ess": result[3]}
         return result
 
+    def _on_host(self, what: str, rows: int, draws: bool) -> bool:
+        """Whether this call runs step by step on the host instead of the compiled program.
+
+        Only under ``execution="auto"`` with a one-program plan: while the expected host
+        time of this engine's calls (of this kind) stays within the program's expected
+        compile time, and no program of this call's shape is compiled yet.
+        """
+        if not self._tiered or what not in ("marginals", "log_evidence"):
+            return False
+        key = (what, draws)
+        n_draws = self.n_draws or 1 if draws else 1
+        if any(c[:2] == key for c in self._compiled):
+            return False
+        spent = self._host_s.get(key, 0.0) + host_call_s(self._estimate, rows, n_draws)
+        if spent > self._estimate.program_compile_s:
+            return False
+        self._host_s[key] = spent
+        return True
+
+    def _device(self, cpts: Any, draws: bool) -> Any:
+        """``cpts`` on the JAX device (the cached copy when they are the engine's own)."""
+        own = self._draws_flat if draws else self._mean_flat
+        if cpts is own:
+            return self._flat_cpts(None, draws)
+        import jax
+
+        return jax.device_put(cpts)
+
     def _kernel(self, what: str, draws: bool, n_dev: int) -> Any:
-        """The kernel of the engine's method and mode (see :mod:`bnlab.infer.methods`)."""
+        """The JAX kernel of the engine's method and mode (see :mod:`bnlab.infer.methods`)."""
+        from bnlab.infer.run import jitted
+
         if self.method == "importance":
             return ImportanceRunner(self.plan, what, draws, self.samples, self.seed)
-        if self.mode == "segmented" and self.jit and what != "mpe":
-            return segmented(self.plan, what)
         if self.mode == "segmented" and what == "mpe":
             return jitted(self.plan, what, draws, False, 1)  # op by op: no compile
         return jitted(self.plan, what, draws, self.jit, n_dev)
@@ -394,7 +468,7 @@ class Engine:
                 raise EvidenceError(f"variables: {v!r} is not a variable of the network.")
         _, flat = self._liks(evidence, soft)
         draws = self._draws_flat is not None and not point
-        z, m, *_ = self._run("marginals", flat, self._flat_cpts(do, draws), draws)
+        z, m, *_ = self._run("marginals", flat, self._host_cpts(do, draws), draws)
         impossible = ~np.isfinite(z)
         if impossible.any() and on_impossible == "raise":
             bad = np.flatnonzero(impossible.any(axis=0) if draws else impossible)
@@ -429,7 +503,7 @@ class Engine:
         """
         _, flat = self._liks(evidence, soft)
         draws = self._draws_flat is not None and not point
-        (z,) = self._run("log_evidence", flat, self._flat_cpts(do, draws), draws)
+        (z,) = self._run("log_evidence", flat, self._host_cpts(do, draws), draws)
         return np.asarray(z, dtype=np.float64)
 
     def query(
@@ -490,7 +564,7 @@ class Engine:
             mean, lower, upper = self._delta(flat, j, interval, kind, do)
         else:
             draws = self._draws_flat is not None
-            z, m, *_ = self._run("marginals", flat, self._flat_cpts(do, draws), draws)
+            z, m, *_ = self._run("marginals", flat, self._host_cpts(do, draws), draws)
             off = self.plan.lik_offsets[j]
             p = m[..., off : off + len(states)].astype(np.float64)
             bad = ~np.isfinite(z)
@@ -505,6 +579,8 @@ class Engine:
             if self.method == "importance" and not draws:
                 err = self.diagnostics["mc_error"][..., off : off + len(states)]
                 mean, lower, upper = mc_interval(p, err, interval)
+        import pandas as pd
+
         rows = mean.shape[0]
         return pd.DataFrame(
             {
@@ -572,7 +648,7 @@ class Engine:
         mean_cpts = dict(self.network.cpts)
         for name, state in (do or {}).items():
             if name not in self.structure.states or str(state) not in self.structure.states[name]:
-                self._flat_cpts({name: state}, False)  # raises the typed error
+                self._host_cpts({name: state}, False)  # raises the typed error
             point = np.zeros(self.structure.family_shape(name))
             point[..., self.structure.states[name].index(str(state))] = 1.0
             mean_cpts[name] = point
@@ -606,10 +682,12 @@ class Engine:
             impossible rows hold NaN.
         """
         _, flat = self._liks(evidence, soft)
-        codes, logp = self._run("mpe", flat, self._flat_cpts(do, False), False)
+        codes, logp = self._run("mpe", flat, self._host_cpts(do, False), False)
         bad = ~np.isfinite(logp)
         if bad.any() and on_impossible == "raise":
             raise ImpossibleEvidenceError([int(r) for r in np.flatnonzero(bad)])
+        import pandas as pd
+
         codes = np.where(bad[:, None], -1, codes)
         data: dict[str, Any] = {}
         for k, v in enumerate(self.structure.variables):

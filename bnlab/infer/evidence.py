@@ -13,15 +13,18 @@ indicator of the variable.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from bnlab.errors import EvidenceError
 from bnlab.network import BayesNet, Structure, as_structure
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 type Evidence = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any] | NDArray[Any] | None
 
@@ -29,10 +32,17 @@ type Evidence = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any] |
 def _missing(value: Any) -> bool:
     if value is None:
         return True
+    # pandas is imported only where the caller already uses it (pd.NA, NaT need it)
+    pandas = sys.modules.get("pandas")
     try:
-        return bool(pd.isna(value))
+        return bool(pandas.isna(value) if pandas is not None else np.isnan(value))
     except (TypeError, ValueError):
         return False
+
+
+def _is_frame(evidence: Any) -> bool:
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(evidence, pandas.DataFrame)
 
 
 def _state_code(s: Structure, variable: str, value: Any, row: Any) -> int:
@@ -65,7 +75,7 @@ def _codes_from_frame(s: Structure, df: pd.DataFrame) -> NDArray[np.int32]:
             raise _unknown_variable(s, col, bad)
         states = s.states[col]
         column = df[col]
-        if isinstance(column.dtype, pd.CategoricalDtype):
+        if column.dtype.name == "category":
             cats = [str(c) for c in column.cat.categories]
             lookup = {st: k for k, st in enumerate(states)}
             mapping = np.array([lookup.get(c, -2) for c in cats] + [-1], dtype=np.int32)
@@ -134,7 +144,7 @@ def encode_evidence(structure: Structure | BayesNet, evidence: Evidence) -> NDAr
     s = as_structure(structure)
     if evidence is None:
         return np.full((1, len(s.variables)), -1, dtype=np.int32)
-    if isinstance(evidence, pd.DataFrame):
+    if _is_frame(evidence):
         return _codes_from_frame(s, evidence)
     if isinstance(evidence, np.ndarray):
         return _codes_from_array(s, evidence)

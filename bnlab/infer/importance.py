@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bnlab.infer.layout import cpt_offsets
 from bnlab.infer.plan import Plan
-from bnlab.infer.run import cpt_offsets
 
 
 @cache

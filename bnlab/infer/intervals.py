@@ -18,15 +18,11 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any, Literal
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import betaincinv
 
+from bnlab.infer.layout import split_liks
 from bnlab.infer.plan import Plan
-from bnlab.infer.run import log_evidence, split_liks
-from bnlab.posterior import _golden_hdi, hdi_from_samples
 
 
 def sampled_interval(
@@ -37,6 +33,8 @@ def sampled_interval(
     if kind == "eti":
         lower, upper = np.quantile(samples, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
     else:
+        from bnlab.posterior import hdi_from_samples
+
         lower, upper = hdi_from_samples(samples, interval)
     return mean, np.asarray(lower), np.asarray(upper)
 
@@ -58,6 +56,9 @@ def _delta_kernels(plan: Plan) -> tuple[Any, Any]:
     Built once per plan (plans hash by identity): a new closure per call would be traced
     and compiled again on every query.
     """
+    import jax
+
+    from bnlab.infer.run import log_evidence
 
     def logz(c: list[Any], lk: Any) -> Any:
         return log_evidence(plan, c, split_liks(plan, lk))
@@ -70,6 +71,8 @@ def _delta_kernels(plan: Plan) -> tuple[Any, Any]:
 
 def _row_grads(plan: Plan, cpts: Sequence[Any], flat_liks: NDArray[Any]) -> list[Any]:
     """Per-row gradients of ``log P(e_row)`` w.r.t. every CPT: list of ``(rows, *shape)``."""
+    import jax.numpy as jnp
+
     return list(_delta_kernels(plan)[1](list(cpts), jnp.asarray(flat_liks)))
 
 
@@ -87,6 +90,8 @@ def delta_query(
     ``flat_liks`` is the flat ``(rows, sum(cards))`` likelihood array; ``alphas`` the
     Dirichlet parameters per variable in plan order (``None``: a fixed CPT).
     """
+    import jax.numpy as jnp
+
     rows = flat_liks.shape[0]
     card = plan.cards[target]
     off = plan.lik_offsets[target]
@@ -123,6 +128,10 @@ def beta_interval(
     mean: NDArray[np.float64], var: NDArray[np.float64], interval: float, kind: str
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Interval of the Beta with the given mean and variance (a point where var is 0)."""
+    from scipy.special import betaincinv
+
+    from bnlab.posterior import _golden_hdi
+
     m = np.clip(mean, 1e-300, 1 - 1e-16)
     with np.errstate(divide="ignore", invalid="ignore"):
         k = m * (1 - m) / var - 1.0

@@ -22,7 +22,6 @@ import logging
 import time
 from typing import Any
 
-import jax
 import numpy as np
 
 from bnlab.errors import BNError
@@ -82,6 +81,8 @@ class ImportanceRunner:
     """
 
     def __init__(self, plan: Plan, what: str, draws: bool, samples: int, seed: int) -> None:
+        import jax
+
         from bnlab.infer.importance import importance_kernel
 
         if what not in ("marginals", "log_evidence"):
@@ -96,6 +97,8 @@ class ImportanceRunner:
 
     def __call__(self, flat_cpts: Any, flat_liks: Any) -> Any:
         """Estimates for one chunk (a fresh key per call)."""
+        import jax
+
         key = jax.random.fold_in(self.key, self.calls)
         self.calls += 1
         log_z, p, err, ess = self.kernel(flat_cpts, flat_liks, key)

@@ -28,17 +28,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
+from bnlab.infer.layout import CPTs, cpt_list, cpt_offsets, split_liks, tensor_indices
 from bnlab.infer.plan import Plan
 
 Array = jax.Array
-CPTs = Sequence[Any] | Mapping[str, Any]
 Liks = Sequence[Any] | Mapping[str, Any]
-
-
-def _cpt_list(plan: Plan, cpts: CPTs) -> list[Any]:
-    if isinstance(cpts, Mapping):
-        return [cpts[v] for v in plan.variables]
-    return list(cpts)
 
 
 def _lik_list(plan: Plan, liks: Liks) -> list[Any]:
@@ -51,13 +45,6 @@ def _lik_list(plan: Plan, liks: Liks) -> list[Any]:
             for v, c in zip(plan.variables, plan.cards, strict=True)
         ]
     return list(liks)
-
-
-def _input_indices(plan: Plan) -> dict[int, tuple[int, ...]]:
-    idx = dict(enumerate(plan.tensor_indices))
-    for k, st in enumerate(plan.steps):
-        idx[2 * plan.n + k] = st.out
-    return idx
 
 
 def log_evidence(plan: Plan, cpts: CPTs, liks: Liks) -> Array:
@@ -79,7 +66,7 @@ def log_evidence(plan: Plan, cpts: CPTs, liks: Liks) -> Array:
     jax.Array
         Shape ``(batch,)``; ``-inf`` where the evidence has probability zero.
     """
-    cl, ll = _cpt_list(plan, cpts), _lik_list(plan, liks)
+    cl, ll = cpt_list(plan, cpts), _lik_list(plan, liks)
     n = plan.n
     tensors: dict[int, Any] = {i: cl[i] for i in range(n)}
     tensors.update({n + i: ll[i] for i in range(n)})
@@ -116,7 +103,7 @@ def all_marginals(plan: Plan, cpts: CPTs, liks: Liks) -> tuple[Array, list[Array
         ``(log_pe, marginals)``: ``(batch,)`` and a list of ``(batch, card)`` arrays in
         plan order; rows with impossible evidence are NaN in the marginals.
     """
-    cl, ll = _cpt_list(plan, cpts), _lik_list(plan, liks)
+    cl, ll = cpt_list(plan, cpts), _lik_list(plan, liks)
 
     def total(lk: list[Any]) -> tuple[Array, Array]:
         z = log_evidence(plan, cl, lk)
@@ -149,10 +136,10 @@ def mpe(plan: Plan, cpts: CPTs, liks: Liks) -> tuple[Array, Array]:
         ``log P(x*, e)`` (``-inf`` where the evidence is impossible). Ties go to the first
         state of the variable eliminated last.
     """
-    cl, ll = _cpt_list(plan, cpts), _lik_list(plan, liks)
+    cl, ll = cpt_list(plan, cpts), _lik_list(plan, liks)
     n = plan.n
     batch = ll[0].shape[0]
-    idx = _input_indices(plan)
+    idx = tensor_indices(plan)
     tensors: dict[int, Any] = {i: jnp.log(cl[i]) for i in range(n)}
     tensors.update({n + i: jnp.log(ll[i]) for i in range(n)})
     tables: list[Any] = []
@@ -187,30 +174,10 @@ def mpe(plan: Plan, cpts: CPTs, liks: Liks) -> tuple[Array, Array]:
 # -- flat layouts used by the engine (one argument each, so a jitted call stays cheap) ----
 
 
-def cpt_offsets(plan: Plan) -> tuple[int, ...]:
-    """Start of each CPT in the flat CPT vector (plan order, C order within a CPT)."""
-    sizes = [int(np.prod(s)) for s in plan.cpt_shapes]
-    return tuple(int(x) for x in np.concatenate([[0], np.cumsum(sizes)]))
-
-
-def flatten_cpts(plan: Plan, cpts: CPTs, draw_axis: bool = False) -> np.ndarray:
-    """Concatenate CPTs into one vector ``(T,)`` (or ``(draws, T)`` with ``draw_axis``)."""
-    cl = [np.asarray(c) for c in _cpt_list(plan, cpts)]
-    if draw_axis:
-        return np.concatenate([c.reshape(c.shape[0], -1) for c in cl], axis=1)
-    return np.concatenate([c.reshape(-1) for c in cl])
-
-
 def unflatten_cpts(plan: Plan, flat: Any) -> list[Any]:
     """Inverse of :func:`flatten_cpts` for one draw (traceable)."""
     off = cpt_offsets(plan)
     return [flat[off[i] : off[i + 1]].reshape(s) for i, s in enumerate(plan.cpt_shapes)]
-
-
-def split_liks(plan: Plan, flat: Any) -> list[Any]:
-    """Split a flat ``(batch, sum(cards))`` likelihood array per variable (traceable)."""
-    off = plan.lik_offsets
-    return [flat[:, o : o + c] for o, c in zip(off, plan.cards, strict=True)]
 
 
 @cache

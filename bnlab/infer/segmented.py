@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bnlab.infer.layout import tensor_indices
 from bnlab.infer.plan import Plan
-from bnlab.infer.run import cpt_offsets
 
 Array = jax.Array
 
@@ -103,43 +103,6 @@ def _shape_of(equation: str, shapes: Sequence[tuple[int, ...]]) -> tuple[tuple[s
     return tuple(sorted(sizes.items()))
 
 
-def signatures(plan: Plan, draws: bool = False) -> set[tuple[Any, ...]]:
-    """The distinct kernel signatures a plan needs (each is compiled once per batch shape).
-
-    Used by the cost model: compile time is about this count times one small compile.
-    """
-    n = plan.n
-    batched = {n + i: True for i in range(n)}
-    batched.update({i: False for i in range(n)})
-    sigs: set[tuple[Any, ...]] = set()
-    for k, st in enumerate(plan.steps):
-        b = -1 in st.out
-        batched[2 * n + k] = b
-        shapes = tuple(
-            tuple(1 if ix == -1 else plan.cards[ix] for ix in plan_indices(plan, t))
-            for t in st.inputs
-        )
-        sigs.add(("fwd", st.equation, shapes, draws))
-        if b:
-            for p, t in enumerate(st.inputs):
-                if batched[t]:
-                    sigs.add(("adj", st.equation, p, shapes, draws))
-    return sigs
-
-
-@cache
-def _all_indices(plan: Plan) -> dict[int, tuple[int, ...]]:
-    idx = dict(enumerate(plan.tensor_indices))
-    for k, st in enumerate(plan.steps):
-        idx[2 * plan.n + k] = st.out
-    return idx
-
-
-def plan_indices(plan: Plan, tensor: int) -> tuple[int, ...]:
-    """Index tuple of tensor id ``tensor`` of a plan (inputs and step outputs)."""
-    return _all_indices(plan)[tensor]
-
-
 def _has_draw(x: Any, plan_ndim: int) -> bool:
     return bool(x.ndim > plan_ndim)
 
@@ -154,7 +117,7 @@ def forward(
     ``(draws, batch)``.
     """
     n = plan.n
-    idx = _all_indices(plan)
+    idx = tensor_indices(plan)
     tensors: dict[int, Any] = {i: cpts[i] for i in range(n)}
     tensors.update({n + i: liks[i] for i in range(n)})
     batch = liks[0].shape[0]
@@ -192,7 +155,7 @@ def marginals(plan: Plan, cpts: Sequence[Any], liks: Sequence[Any]) -> tuple[Any
     through batched tensors only (see the module docstring).
     """
     n = plan.n
-    idx = _all_indices(plan)
+    idx = tensor_indices(plan)
     log_z, tensors = forward(plan, cpts, liks, keep=True)
     finite = jnp.isfinite(log_z)
     last = 2 * n + len(plan.steps) - 1
@@ -222,63 +185,3 @@ def marginals(plan: Plan, cpts: Sequence[Any], liks: Sequence[Any]) -> tuple[Any
     seg = np.repeat(np.arange(n), plan.cards)
     flat = _finish(flat_lik, flat_adj, jnp.asarray(seg), finite, n)
     return log_z, flat
-
-
-class SegmentedKernel:
-    """``f(flat_cpts, flat_liks)`` over a plan, the flat interface of :func:`run.jitted`.
-
-    ``what`` is ``"marginals"`` (returns ``(log_z, flat marginals)``) or
-    ``"log_evidence"`` (returns ``log_z``). The CPTs are split once per CPT array (the
-    last one is remembered), the likelihoods per call.
-    """
-
-    def __init__(self, plan: Plan, what: str, backend: str = "numpy") -> None:
-        self.plan = plan
-        self.what = what
-        self.backend = backend
-        self._cpts_of: tuple[Any, list[Any]] | None = None
-
-    def _cpts(self, flat: Any) -> list[Any]:
-        if self._cpts_of is None or self._cpts_of[0] is not flat:
-            host = np.asarray(flat)
-            off = cpt_offsets(self.plan)
-            lead = host.shape[:-1]
-            put = np.asarray if self.backend == "numpy" else jnp.asarray
-            parts = [
-                put(host[..., off[i] : off[i + 1]].reshape(*lead, *shape))
-                for i, shape in enumerate(self.plan.cpt_shapes)
-            ]
-            self._cpts_of = (flat, parts)
-        return self._cpts_of[1]
-
-    def __call__(self, flat_cpts: Any, flat_liks: Any) -> Any:
-        """Run the plan on one chunk of rows (``flat_liks`` ``(rows, sum(cards))``)."""
-        host = np.asarray(flat_liks)
-        put = np.asarray if self.backend == "numpy" else jnp.asarray
-        liks: list[Any] = [
-            put(host[:, o : o + c])
-            for o, c in zip(self.plan.lik_offsets, self.plan.cards, strict=True)
-        ]
-        cpts = self._cpts(flat_cpts)
-        if self.backend == "numpy":
-            from bnlab.infer import eager
-
-            if self.what == "log_evidence":
-                return eager.forward(self.plan, cpts, liks, keep=False)[0]
-            if self.what == "marginals":
-                return eager.marginals(self.plan, cpts, liks)
-        if self.what == "log_evidence":
-            return forward(self.plan, cpts, liks, keep=False)[0]
-        if self.what == "marginals":
-            return marginals(self.plan, cpts, liks)
-        raise ValueError(f"segmented execution runs marginals and log_evidence, not {self.what}")
-
-
-@cache
-def segmented(plan: Plan, what: str, backend: str = "numpy") -> SegmentedKernel:
-    """The segmented kernel ``what`` of a plan (cached per plan).
-
-    ``backend``: ``"numpy"`` (:mod:`bnlab.infer.eager`, no compilation) or ``"jax"``
-    (cached jitted step kernels).
-    """
-    return SegmentedKernel(plan, what, backend)

@@ -108,10 +108,14 @@ class BNPyfunc:
         if key in self._engines:
             self._engines.move_to_end(key)
             return self._engines[key]
+        # a served or scoring model answers many batches: always the compiled program, so
+        # an answer never depends on which calls came before (no host tier)
         if self.model.posterior is None:
-            engine = bnlab.Engine(self.model.network)
+            engine = bnlab.Engine(self.model.network, execution="program")
         else:
-            engine = bnlab.Engine(self.model.posterior, draws=draws, seed=seed)
+            engine = bnlab.Engine(
+                self.model.posterior, draws=draws, seed=seed, execution="program"
+            )
         self._engines[key] = engine
         while len(self._engines) > MAX_ENGINES:
             self._engines.popitem(last=False)
