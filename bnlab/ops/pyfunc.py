@@ -113,9 +113,7 @@ class BNPyfunc:
         if self.model.posterior is None:
             engine = bnlab.Engine(self.model.network, execution="program")
         else:
-            engine = bnlab.Engine(
-                self.model.posterior, draws=draws, seed=seed, execution="program"
-            )
+            engine = bnlab.Engine(self.model.posterior, draws=draws, seed=seed, execution="program")
         self._engines[key] = engine
         while len(self._engines) > MAX_ENGINES:
             self._engines.popitem(last=False)
