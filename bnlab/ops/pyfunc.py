@@ -39,6 +39,12 @@ row; for every target ``T`` these columns are added (``k`` = 1 .. ``explain_top`
 
 No column holds NaN, so the scoring server's JSON stays standard JSON.
 
+Causal effects: with ``effect_treatment``, ``effect_treated``, ``effect_control``,
+``effect_outcome``, ``effect_outcome_state`` (and ``effect_kind``: ``"ate"``, ``"rr"`` or
+``"or"``) the request asks for :func:`bnlab.causal.effect` instead: each input row is a
+subgroup (its observed columns; an empty row is the whole population) and the answer has
+the columns :data:`bnlab.ops.requests.EFFECT_COLUMNS` (mean, lower, upper, kind, formula).
+
 An explanation costs one engine call per row and target (its coalitions batched), so it is
 for single rows and small batches; the signature's output schema lists the prediction
 columns only.
@@ -63,7 +69,9 @@ from bnlab.ops.requests import (
     MAX_ENGINES,
     MAX_EXPLAIN_TOP,
     PARAMS,
+    EffectQuestion,
     check_settings,
+    effect_question,
     explanation_columns,
 )
 
@@ -78,6 +86,7 @@ class Request(NamedTuple):
     explain: bool
     explain_top: int
     interval_method: str = "sampled"
+    effect: EffectQuestion | None = None
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -161,6 +170,15 @@ class BNPyfunc:
             raise
         except (BNError, TypeError, ValueError) as err:
             raise EvidenceError(f"params: {err}") from None
+        try:
+            effect = effect_question(self.model.network, given)
+        except BNError as err:
+            raise EvidenceError(str(err)) from None
+        if effect is not None and explain:
+            raise EvidenceError(
+                "params: an effect request cannot be explained; send explain=false, or ask "
+                "for the effect and the explanation in two requests."
+            )
         return Request(
             targets=targets,
             interval=float(given.get("interval", self.model.interval)),
@@ -169,6 +187,7 @@ class BNPyfunc:
             explain=explain,
             explain_top=top,
             interval_method=method,
+            effect=effect,
         )
 
     def _evidence(self, model_input: Any) -> pd.DataFrame:
@@ -202,6 +221,8 @@ class BNPyfunc:
         request = self._params(params)
         targets, interval = request.targets, request.interval
         evidence = self._evidence(model_input)
+        if request.effect is not None:
+            return self._effect(evidence, request, request.effect)
         observed = [t for t in targets if t in evidence.columns and evidence[t].notna().any()]
         # one call for every target not itself observed; one per observed target (its column
         # is dropped so the answer is P(target | the other columns))
@@ -243,6 +264,48 @@ class BNPyfunc:
                 for t in targets
             ]
         return pd.concat([frame, *parts], axis=1)
+
+    def _effect(
+        self, evidence: pd.DataFrame, request: Request, question: EffectQuestion
+    ) -> pd.DataFrame:
+        """One causal effect per input row: each row is a subgroup (an empty row: everyone).
+
+        :func:`bnlab.causal.effect` by graph surgery on the model's DAG, over the request's
+        posterior draws (a point answer for a model without a posterior).
+        """
+        from bnlab.causal import effect
+        from bnlab.schema import encode_evidence_frame, schema_of
+
+        model = self.model.posterior if self.model.posterior is not None else self.model.network
+        given = evidence.dropna(axis=1, how="all")
+        data_schema = schema_of(self.model.posterior) if self.model.posterior is not None else None
+        if data_schema is not None and len(given.columns):
+            given = encode_evidence_frame(data_schema, given)
+        self.engine_calls += 1
+        table = effect(
+            model,
+            question.treatment,
+            question.outcome,
+            treated=question.treated,
+            control=question.control,
+            outcome_state=question.outcome_state,
+            given=given if len(given.columns) else [{}] * len(evidence),
+            kind=question.kind,  # type: ignore[arg-type]
+            interval=request.interval,
+            draws=request.draws,
+            seed=request.seed,
+        )
+        n = len(evidence)
+        return pd.DataFrame(
+            {
+                "effect_mean": table["mean"].to_numpy(dtype=np.float64),
+                "effect_lower": table["lower"].to_numpy(dtype=np.float64),
+                "effect_upper": table["upper"].to_numpy(dtype=np.float64),
+                "effect_kind": [question.kind] * n,
+                "effect_formula": [str(table.attrs["formula"])] * n,
+            },
+            index=pd.RangeIndex(n),
+        )
 
     def _explain(
         self, engine: Any, evidence: pd.DataFrame, target: str, best: Any, request: Request

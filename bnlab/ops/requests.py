@@ -9,7 +9,7 @@ missing = unobserved) plus params (:data:`PARAMS`); the answer has, per target s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -26,8 +26,30 @@ MAX_EXPLAIN_TOP = 20
 EXPLAIN_TOP = 3
 #: Permutations of the sampled Shapley estimator (rows observing more than MAX_EXACT).
 EXPLAIN_PERMUTATIONS = 200
+#: The params of an effect request (``effect_treatment`` set: the request asks for a causal
+#: effect per input row instead of query probabilities; see :func:`effect_question`).
+EFFECT_PARAMS = (
+    "effect_treatment",
+    "effect_treated",
+    "effect_control",
+    "effect_outcome",
+    "effect_outcome_state",
+    "effect_kind",
+)
 #: The pyfunc's inference params.
-PARAMS = ("targets", "interval", "draws", "seed", "explain", "explain_top", "interval_method")
+PARAMS = (
+    "targets",
+    "interval",
+    "draws",
+    "seed",
+    "explain",
+    "explain_top",
+    "interval_method",
+    *EFFECT_PARAMS,
+)
+#: Columns of an effect answer, one row per input row (a subgroup; an empty row is the
+#: whole population).
+EFFECT_COLUMNS = ("effect_mean", "effect_lower", "effect_upper", "effect_kind", "effect_formula")
 #: How a served answer's interval is computed: over posterior draws, or by the delta method
 #: from the Dirichlet parameters (see :mod:`bnlab.ops.serving.predict`).
 INTERVAL_METHODS = ("sampled", "delta")
@@ -66,6 +88,72 @@ def check_settings(
     if int(seed) < 0:
         raise BNError(f"seed must be non-negative, got {seed}.")
     return chosen
+
+
+class EffectQuestion(NamedTuple):
+    """A causal effect asked of a served model (see :func:`bnlab.causal.effect`)."""
+
+    treatment: str
+    treated: str
+    control: str
+    outcome: str
+    outcome_state: str
+    kind: str
+
+
+def effect_question(network: BayesNet, given: Mapping[str, Any]) -> EffectQuestion | None:
+    """The effect question of a request's params, or ``None`` when it asks for none.
+
+    An effect request names ``effect_treatment``, ``effect_treated``, ``effect_control``,
+    ``effect_outcome`` and ``effect_outcome_state`` (states as text) and optionally
+    ``effect_kind`` (``"ate"``, the default, ``"rr"`` or ``"or"``). Empty strings count as
+    absent (MLflow fills params a request leaves out with the signature's defaults).
+
+    Raises
+    ------
+    BNError
+        A partial question, an unknown variable or state, or a bad kind; the message names
+        the param.
+    """
+    values = {k: str(given[k]).strip() for k in EFFECT_PARAMS if given.get(k) not in (None, "")}
+    values = {k: v for k, v in values.items() if v}
+    if not values:
+        return None
+    needed = [k for k in EFFECT_PARAMS[:-1] if k not in values]
+    if needed:
+        raise BNError(
+            f"params: an effect request needs {', '.join(EFFECT_PARAMS[:-1])}; missing "
+            f"{', '.join(needed)}."
+        )
+    kind = values.get("effect_kind", "ate")
+    if kind not in ("ate", "rr", "or"):
+        raise BNError(f"params: effect_kind must be 'ate', 'rr' or 'or', got {kind!r}.")
+    for var_key, state_keys in (
+        ("effect_treatment", ("effect_treated", "effect_control")),
+        ("effect_outcome", ("effect_outcome_state",)),
+    ):
+        var = values[var_key]
+        if var not in network.states:
+            raise BNError(
+                f"params: {var_key}={var!r} is not a variable of the model; pick from "
+                f"{list(network.variables)[:10]}."
+            )
+        for key in state_keys:
+            if values[key] not in network.states[var]:
+                raise BNError(
+                    f"params: {key}={values[key]!r} is not a state of {var!r}; its states are "
+                    f"{list(network.states[var])}."
+                )
+    if values["effect_treatment"] == values["effect_outcome"]:
+        raise BNError("params: effect_treatment and effect_outcome name the same variable.")
+    return EffectQuestion(
+        values["effect_treatment"],
+        values["effect_treated"],
+        values["effect_control"],
+        values["effect_outcome"],
+        values["effect_outcome_state"],
+        kind,
+    )
 
 
 def prediction_columns(network: BayesNet, targets: Sequence[str]) -> list[str]:
@@ -119,6 +207,7 @@ def model_signature(network: BayesNet, manifest: Mapping[str, Any], data_schema:
             ParamSpec("explain", "boolean", False),
             ParamSpec("explain_top", "long", EXPLAIN_TOP),
             ParamSpec("interval_method", "string", str(manifest.get("interval_method", "sampled"))),
+            *(ParamSpec(name, "string", "") for name in EFFECT_PARAMS),
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)

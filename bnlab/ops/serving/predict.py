@@ -161,7 +161,7 @@ class BatchPredictor:
         """Requests with equal keys may share an engine call."""
         r = item.request
         return (tuple(r.targets), r.interval, r.draws, r.seed, item.method, r.explain,
-                r.explain_top)  # fmt: skip
+                r.explain_top, r.effect)  # fmt: skip
 
     def run(self, key: Hashable, items: Sequence[Prepared]) -> list[Any]:
         """One answer per request — ``{column: values}`` — or the error of that request.
@@ -171,7 +171,8 @@ class BatchPredictor:
         """
         import jax
 
-        if items and items[0].request.explain:  # explanations are per row anyway
+        if items and (items[0].request.explain or items[0].request.effect is not None):
+            # explanations are per row anyway; an effect request is its own engine call
             return [self._explained(item) for item in items]
         with jax.enable_x64(True):
             try:
