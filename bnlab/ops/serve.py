@@ -1,7 +1,9 @@
-"""``bnlab serve``: MLflow's scoring server for a bnlab model, with Prometheus metrics and probes.
+"""``bnlab serve``: a scoring server for a bnlab model, with Prometheus metrics and probes.
 
-The app is MLflow's own pyfunc scoring server (``mlflow.pyfunc.scoring_server.init``: the
-``/invocations`` protocol of ``mlflow models serve``) inside a thin ASGI layer that adds
+The app speaks the ``/invocations`` protocol of ``mlflow models serve``. JSON requests are
+answered by bnlab's batching server (below); anything else (CSV bodies) goes to MLflow's own
+pyfunc scoring app (``mlflow.pyfunc.scoring_server.init``). Around both, a thin ASGI layer
+adds
 
 - :data:`METRICS_PATH` — Prometheus text format: requests, errors and latency per endpoint,
   rows per prediction call, rows with impossible evidence, model readiness, and gauges of
@@ -339,7 +341,7 @@ def check_model_source(model_uri: str) -> None:
 
 
 class ServeApp:
-    """The ASGI app: probes and metrics here, everything else to MLflow's scoring app.
+    """The ASGI app: probes and metrics here, JSON invocations batched, the rest to MLflow's app.
 
     Parameters
     ----------
