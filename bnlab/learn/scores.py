@@ -38,10 +38,26 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import gammaln, xlogy
 
 from bnlab.counts.memory import unique_rows
 from bnlab.errors import BNError
+
+
+def gammaln(x: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    """``log Gamma(x)`` (SciPy's, imported on first use: BIC never needs SciPy)."""
+    from scipy.special import gammaln as scipy_gammaln
+
+    return np.asarray(scipy_gammaln(x))
+
+
+def xlogy(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``x * log(y)``, 0 where ``x == 0`` (as ``scipy.special.xlogy``, for counts)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    positive = x != 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(positive, x * np.log(np.where(positive, y, 1.0)), 0.0)
+
 
 SCORES: tuple[str, ...] = ("bic", "aic", "bdeu", "k2", "loglik")
 

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import xlogy
 
 from bnlab.counts.sources import CountsSource
-from bnlab.learn.scores import LgammaTables, check_score, score_tables
+from bnlab.learn.scores import LgammaTables, check_score, score_tables, xlogy
 
 Request = tuple[int, tuple[int, ...]]
 
