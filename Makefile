@@ -44,9 +44,12 @@ browser:
 test-fast: env browser
 	$(UV) run --frozen pytest -m "not slow" -q -n 2
 
-# the slow step fails when it collects no test (pytest's exit code 5), like any other step
+# the slow step fails when it collects no test (pytest's exit code 5), like any other step.
+# --dist loadgroup: a module that starts a server gives its tests one xdist_group, so they
+# run on one worker and the server starts once; tests/conftest.py orders the tests by the
+# `expected_s` of their slow marker, longest first, so no long test starts last
 slow: env
-	$(UV) run --frozen pytest -m slow -q -n 2
+	$(UV) run --frozen pytest -m slow -q -n 2 --dist loadgroup
 
 # the committed dvc.lock must match the code and config (a fresh clone's `make run` then
 # finds nothing to change in git)

@@ -85,7 +85,18 @@ def _has_gpu() -> bool:
     return proc.returncode == 0 and proc.stdout.strip().endswith("True")
 
 
+def expected_seconds(item: pytest.Item) -> float:
+    """The ``expected_s`` a test's ``slow`` marker gives (its time alone on 2 loaded cores,
+    rounded), 0 without one."""
+    mark = item.get_closest_marker("slow")
+    return float(mark.kwargs.get("expected_s", 0)) if mark is not None else 0.0
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # longest first (a stable sort: the rest keep their order, a module's tests stay
+    # together): pytest-xdist hands tests out in this order, so under `-n 2` the long ones
+    # start at once instead of one of them holding a single worker at the end of the step
+    items.sort(key=lambda item: -expected_seconds(item))
     # `gpu` tests run only where a CUDA build of jax sees a GPU (they start their own
     # processes with JAX_PLATFORMS=cuda); elsewhere they are deselected (not skipped), so
     # the CPU-only CI reports what it really ran

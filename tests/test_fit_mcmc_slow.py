@@ -33,7 +33,13 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["numpyro", "pymc"])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("numpyro", marks=pytest.mark.slow(expected_s=60)),
+        pytest.param("pymc", marks=pytest.mark.slow(expected_s=100)),
+    ],
+)
 def test_alarm_complete_data_matches_conjugate(backend: str) -> None:
     """Means and sds of all 752 ALARM CPT entries within 5 MCSE of Dirichlet(alpha + N).
 
@@ -46,6 +52,7 @@ def test_alarm_complete_data_matches_conjugate(backend: str) -> None:
     check_against_conjugate(post, exact)
 
 
+@pytest.mark.slow(expected_s=60)
 @pytest.mark.parametrize("missing", [0.0, 0.2])
 def test_simulation_based_calibration(missing: float) -> None:
     n_copies, n_rows = 150, 25
@@ -76,8 +83,10 @@ def test_simulation_based_calibration(missing: float) -> None:
     assert uniformity_p(ranks(theta, np.stack(over, axis=1)), 200) < SBC_LEVEL
 
 
+@pytest.mark.slow(expected_s=150)
 def test_child_missing_cells_recover_truth() -> None:
-    """About 4 minutes on 2 cores (NumPyro, 4 x 800 iterations): ``slow``, not ``heavy``."""
+    """NumPyro on 2 x 600 iterations (was 4 x 800, about 4 minutes on 2 cores): the checks
+    are on the posterior mean (KL) and on 90% intervals from 600 pooled draws."""
     net, df = child_missing_data()
-    post = fit(net.structure, df, prior="k2", backend="numpyro", chains=4, draws=400, tune=400)
-    check_recovers_truth(net, df, post, post.draws(1600, seed=0))
+    post = fit(net.structure, df, prior="k2", backend="numpyro", chains=2, draws=300, tune=300)
+    check_recovers_truth(net, df, post, post.draws(600, seed=0))

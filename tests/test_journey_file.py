@@ -81,7 +81,8 @@ def test_parquet_with_no_schema_is_prepared_with_bins_from_training_rows(tmp_pat
         prepare(cfg.dataset, cfg.evaluate, tmp_path)
 
 
-@pytest.mark.slow  # a whole experiment and a monitor run as subprocesses: minutes on 2 cores
+# a whole experiment and a monitor run as subprocesses: minutes on 2 cores
+@pytest.mark.slow(expected_s=240)
 def test_csv_with_no_schema_to_registered_model_and_monitor(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     survey(1500, 0).to_csv(tmp_path / "data" / "my.csv", index=False)

@@ -24,7 +24,7 @@ def test_notebook_is_committed_without_outputs():
         ast.parse("".join(c["source"]))  # valid Python, no magics
 
 
-@pytest.mark.slow
+@pytest.mark.slow(expected_s=120)
 def test_notebook_executes_top_to_bottom(tmp_path, monkeypatch):
     import nbformat
     from nbclient import NotebookClient

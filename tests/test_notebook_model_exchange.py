@@ -20,7 +20,7 @@ def test_notebook_is_committed_without_outputs() -> None:
         ast.parse("".join(c["source"]))  # valid Python, no magics
 
 
-@pytest.mark.slow
+@pytest.mark.slow(expected_s=90)
 def test_notebook_executes_and_renders_networks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -111,7 +111,14 @@ def test_committed_pipeline_files_are_consistent() -> None:
     assert "enabled = true" in config and "remote = local" in config
 
 
-@pytest.mark.slow
+#: outputs git tracks (dvc.yaml `cache: false`): a rerun must rewrite them byte for byte
+TRACKED_OUTPUTS = (
+    "metrics.json", "verdict.json", "calibration.csv", "coverage.csv", "ppc.csv",
+    "queries.csv", "explanations.json",
+)  # fmt: skip
+
+
+@pytest.mark.slow(expected_s=400)
 def test_dvc_repro_exp_run_metrics_and_plots(tmp_path: Path) -> None:
     repo = make_project(tmp_path)
     out = repo / "experiments" / "default"
@@ -208,8 +215,25 @@ def test_dvc_repro_exp_run_metrics_and_plots(tmp_path: Path) -> None:
     dvc("pull", cwd=repo)
     assert (out / "posterior.nc").is_file()
 
+    # a forced rerun (prepare to evaluate) with one JAX CPU device instead of the default
+    # writes the same bytes: no summation order, chunking or device split leaks into the
+    # written numbers (here rather than in a project of its own: one pipeline run less)
+    first_bytes = {name: (out / name).read_bytes() for name in TRACKED_OUTPUTS}
+    done = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", "--force", "evaluate"],
+        cwd=repo,
+        env={**_env(tmp_path), "BNLAB_CPU_DEVICES": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    changed = [n for n in TRACKED_OUTPUTS if (out / n).read_bytes() != first_bytes[n]]
+    assert changed == []
 
-@pytest.mark.slow
+
+@pytest.mark.slow(expected_s=120)
 def test_failing_stage_reports_the_error_and_keeps_outputs(tmp_path: Path) -> None:
     repo = make_project(tmp_path)
     dvc("repro", "fit", cwd=repo)
@@ -229,34 +253,3 @@ def test_failing_stage_reports_the_error_and_keeps_outputs(tmp_path: Path) -> No
     assert failed.returncode != 0
     assert "backend.name='stan' is not one of" in failed.stderr + failed.stdout
     assert (repo / "experiments" / "default" / "posterior.nc").read_bytes() == before
-
-
-#: outputs git tracks (dvc.yaml `cache: false`): a rerun must rewrite them byte for byte
-TRACKED_OUTPUTS = (
-    "metrics.json", "verdict.json", "calibration.csv", "coverage.csv", "ppc.csv",
-    "queries.csv", "explanations.json",
-)  # fmt: skip
-
-
-@pytest.mark.slow
-def test_rerun_reproduces_outputs_byte_for_byte_whatever_the_device_count(
-    tmp_path: Path,
-) -> None:
-    """A forced rerun with one JAX CPU device instead of the default writes the same bytes:
-    no summation order, chunking or device split leaks into the written numbers."""
-    repo = make_project(tmp_path)
-    out = repo / "experiments" / "default"
-    dvc("repro", cwd=repo)
-    first = {name: (out / name).read_bytes() for name in TRACKED_OUTPUTS}
-    done = subprocess.run(
-        [sys.executable, "-m", "dvc", "repro", "--force", "evaluate"],
-        cwd=repo,
-        env={**_env(tmp_path), "BNLAB_CPU_DEVICES": "1"},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    changed = [name for name in TRACKED_OUTPUTS if (out / name).read_bytes() != first[name]]
-    assert changed == []

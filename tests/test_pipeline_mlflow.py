@@ -68,13 +68,13 @@ def test_run_is_tracked_and_a_failed_run_is_marked_failed(tmp_path: Path) -> Non
     assert len(runs) == 1 and "outside its declared states" in runs[0].data.tags["error"]
 
 
-@pytest.mark.slow
-def test_sweep_of_2x2_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> None:
+@pytest.mark.slow(expected_s=180)
+def test_sweep_of_2x1_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> None:
     args = [
         "-m",
         "dataset=asia",
         "dataset.rows=600,900",
-        "prior.ess=1,10",
+        "prior.ess=10",  # two sweep parameters, two jobs: as many as n_jobs
         "evaluate.draws=40",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",
         "hydra.launcher.n_jobs=2",
@@ -83,7 +83,7 @@ def test_sweep_of_2x2_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> 
     done = experiment_cli(args, tmp_path, CONF, timeout=900, JAX_PLATFORMS="cpu")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Joblib.Parallel(n_jobs=2" in done.stdout + done.stderr
-    assert "bnlab sweep: 4 job(s), 0 failed" in done.stdout
+    assert "bnlab sweep: 2 job(s), 0 failed" in done.stdout
 
     client = _client(store_uri(None, tmp_path))  # the embedded default store
     exp = client.get_experiment_by_name("bnlab")
@@ -91,9 +91,9 @@ def test_sweep_of_2x2_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> 
     parents = [r for r in runs if r.data.tags.get("bnlab.kind") == "sweep"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
-    assert len(children) == 4
+    assert len(children) == 2
     combos = {(r.data.params["dataset.rows"], r.data.params["prior.ess"]) for r in children}
-    assert combos == {("600", "1.0"), ("600", "10.0"), ("900", "1.0"), ("900", "10.0")}
+    assert combos == {("600", "10.0"), ("900", "10.0")}
     for r in children:
         assert r.info.status == "FINISHED"
         assert "heldout.loglik_per_row" in r.data.metrics and "time.fit_s" in r.data.metrics
@@ -102,13 +102,13 @@ def test_sweep_of_2x2_jobs_runs_in_parallel_under_one_parent(tmp_path: Path) -> 
     assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)), "no jobs overlapped"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(expected_s=90)
 def test_single_run_console_script_tracks_into_the_embedded_store(tmp_path: Path) -> None:
-    done = experiment_cli(
-        [*SMALL, "vetting.fail=false"], tmp_path, CONF, timeout=900, JAX_PLATFORMS="cpu"
-    )
+    # a gate this run passes (the failing gate's exit codes: tests/test_experiment_verdict.py)
+    lenient = ["vetting.min_coverage_90=0.5", "vetting.max_ece=1"]
+    done = experiment_cli([*SMALL, *lenient], tmp_path, CONF, timeout=900, JAX_PLATFORMS="cpu")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "bnlab: run finished: passed=" in done.stdout
+    assert "bnlab: run finished: passed=True" in done.stdout and "FAIL" not in done.stdout
     (run_dir,) = (tmp_path / "experiments" / "default" / "runs").iterdir()
     assert (run_dir / "posterior.nc").is_file() and (run_dir / ".hydra" / "config.yaml").is_file()
     client = _client(store_uri(None, tmp_path))

@@ -176,7 +176,8 @@ print(sorted(k for k in sys.modules if k == "jax" or k.startswith("bnlab")))
 """
 
 
-@pytest.mark.slow  # a fresh interpreter: mlflow + jax imports and a JIT compile, ~30 s or more
+# a fresh interpreter: mlflow + jax imports and a JIT compile, ~30 s or more
+@pytest.mark.slow(expected_s=60)
 def test_champion_loads_in_a_fresh_process_and_equals_the_engine(
     project: dict[str, Any], tmp_path: Path
 ) -> None:

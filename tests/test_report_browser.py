@@ -173,7 +173,7 @@ def test_screenshot_is_saved(report_file, tmp_path):
     assert (width, height) == (1280, 2400)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(expected_s=180)
 def test_default_experiment_report_renders(tmp_path):
     """The default experiment (alarm, conjugate posterior) run end to end, its report opened."""
     from bnlab.ops.experiment import compose, run_experiment

@@ -137,7 +137,8 @@ def peak_bytes(tmp: Path, files: int, out: str) -> int:
     return int(got["numpy"]) + int(got["arrow"])
 
 
-@pytest.mark.slow  # three fresh processes (about 2 minutes on the loaded 2-core machine)
+# three fresh processes (about 2 minutes on the loaded 2-core machine)
+@pytest.mark.slow(expected_s=120)
 def test_memory_follows_the_batch_not_the_data(tmp_path: Path) -> None:
     one = peak_bytes(tmp_path, 1, str(tmp_path / "out1"))
     six = peak_bytes(tmp_path, 6, str(tmp_path / "out6"))

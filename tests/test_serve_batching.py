@@ -22,11 +22,11 @@ from test_serve_metrics import scrape, total
 
 import bnlab
 import bnlab.mlflow
-from bnlab.errors import BNError
 from bnlab.ops.serve import INVOCATIONS_PATH, READY_PATH
-from bnlab.ops.serving.settings import ServeSettings
 
-pytestmark = pytest.mark.slow  # starts server processes: ~30-60 s each on 2 cores
+# two server processes (~30-60 s each on 2 cores); the module's tests on one xdist worker
+# (`--dist loadgroup`), so that its server starts once
+pytestmark = [pytest.mark.slow(expected_s=150), pytest.mark.xdist_group("serve-batching")]
 
 #: A request waits this long for others (long enough for a test to fill the queue).
 WAIT_MS = 400
@@ -212,15 +212,6 @@ def test_every_4xx_names_the_problem_and_the_fix(server: dict[str, Any]) -> None
         bad, good = pool.map(lambda f: call(url, payload(f)), [wrong, fine])
     assert bad[0] == 400 and "not a state of 'smoke'" in bad[1]["message"]
     assert good[0] == 200
-
-
-def test_settings_file_and_flags() -> None:
-    conf = Path(__file__).resolve().parents[1] / "conf" / "serve" / "default.yaml"
-    assert ServeSettings.from_file(conf) == ServeSettings()
-    with pytest.raises(BNError, match="max_request_rows"):
-        ServeSettings(max_request_rows=10, max_queue_rows=5)
-    with pytest.raises(BNError, match="unknown serve settings"):
-        ServeSettings.from_mapping({"max_wait": 1})
 
 
 def test_sigterm_drains_in_flight_requests_and_exits(tmp_path: Path) -> None:

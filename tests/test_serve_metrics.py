@@ -30,10 +30,14 @@ from test_registry_helpers import (
 )
 
 import bnlab
+from bnlab.errors import BNError
 from bnlab.monitor import drift
 from bnlab.ops.registry import promote, register
 from bnlab.ops.serve import HEALTH_PATH, INVOCATIONS_PATH, METRICS_PATH, READY_PATH, DriftCollector
+from bnlab.ops.serving.settings import ServeSettings
 
+#: the tests of the module's server on one xdist worker (`--dist loadgroup`): it starts once
+pytestmark = pytest.mark.xdist_group("serve-metrics")
 NAME = "asia-metrics"
 #: asia's `either` is the deterministic OR of `tub` and `lung`: this row has probability 0
 IMPOSSIBLE = pd.DataFrame({"tub": ["yes"], "either": ["no"]})
@@ -125,7 +129,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         }
 
 
-@pytest.mark.slow  # a server process: ~30-60 s on 2 cores
+@pytest.mark.slow(expected_s=120)  # a server process: ~30-60 s on 2 cores
 def test_probes_answer(server: dict[str, Any]) -> None:
     base = server["base"]
     assert get(base + HEALTH_PATH) == 200
@@ -135,7 +139,7 @@ def test_probes_answer(server: dict[str, Any]) -> None:
     assert value(scrape(base), "bnlab_model_ready") == 1.0
 
 
-@pytest.mark.slow  # a server process: ~30-60 s on 2 cores
+@pytest.mark.slow(expected_s=120)  # a server process: ~30-60 s on 2 cores
 def test_a_burst_of_requests_moves_the_counters(server: dict[str, Any]) -> None:
     base, net = server["base"], server["net"]
     url = base + INVOCATIONS_PATH
@@ -178,7 +182,7 @@ def test_a_burst_of_requests_moves_the_counters(server: dict[str, Any]) -> None:
     assert delta("bnlab_http_request_duration_seconds_bucket", **ep, le="+Inf") == requests
 
 
-@pytest.mark.slow  # a server process: ~30-60 s on 2 cores
+@pytest.mark.slow(expected_s=120)  # a server process: ~30-60 s on 2 cores
 def test_drift_gauges_follow_the_last_monitor_verdict(server: dict[str, Any]) -> None:
     base, report = server["base"], server["report"]
     got = scrape(base)
@@ -225,7 +229,7 @@ def test_drift_collector_without_a_readable_verdict(tmp_path: Path) -> None:
     assert families["bnlab_drift_family_log_bf"].samples == []
 
 
-@pytest.mark.slow  # a server process: ~30-60 s on 2 cores
+@pytest.mark.slow(expected_s=120)  # a server process: ~30-60 s on 2 cores
 def test_bad_model_sources_exit_2_without_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, **CHILD_ENV}
     missing = subprocess.run(
@@ -258,3 +262,12 @@ def test_bad_model_sources_exit_2_without_a_traceback(tmp_path: Path) -> None:
         )  # fmt: skip
     assert busy.returncode == 2 and "cannot listen" in busy.stderr, busy.stderr
     assert "Traceback" not in busy.stderr
+
+
+def test_settings_file_and_flags() -> None:
+    conf = Path(__file__).resolve().parents[1] / "conf" / "serve" / "default.yaml"
+    assert ServeSettings.from_file(conf) == ServeSettings()
+    with pytest.raises(BNError, match="max_request_rows"):
+        ServeSettings(max_request_rows=10, max_queue_rows=5)
+    with pytest.raises(BNError, match="unknown serve settings"):
+        ServeSettings.from_mapping({"max_wait": 1})

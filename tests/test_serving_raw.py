@@ -21,7 +21,9 @@ from test_registry_helpers import CHILD_ENV, free_port, post_json, split_payload
 import bnlab
 from bnlab.ops.registry import promote, register
 
-pytestmark = pytest.mark.slow  # starts a server process: ~30-60 s on 2 cores
+# starts a server process: ~30-60 s on 2 cores; the module's tests on one xdist worker
+# (`--dist loadgroup`), so that the server starts once
+pytestmark = [pytest.mark.slow(expected_s=90), pytest.mark.xdist_group("serving-raw")]
 
 NAME = "raw-served"
 TARGET = "insured"
