@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "bnlab.data",
             "bnlab.discretize",
             "bnlab.schema",
+            "bnlab.schema_check",
             "bnlab.display",
         ),
     ),  # fmt: skip
