@@ -234,6 +234,23 @@ class Schema:
         target = doc.get("target")
         return cls(cols, target, tuple(doc.get("dropped", ())))
 
+    def decode(
+        self,
+        data: pd.DataFrame,
+        *,
+        numbers: Literal["uniform", "midpoint"] = "uniform",
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """Raw-typed values of a frame of states: the inverse of :meth:`encode`.
+
+        See :func:`bnlab.raw_values.decode_states` for the rules (integer, text, bool and
+        Categorical columns exactly; a discretized column's state becomes a number inside
+        its bin, drawn uniformly with ``seed`` or the bin's midpoint).
+        """
+        from bnlab.raw_values import decode_states
+
+        return decode_states(self, data, numbers=numbers, seed=seed)
+
     def encode(
         self,
         data: pd.DataFrame,
@@ -588,7 +605,7 @@ def infer_column(
         )
     n_unique = int(present.nunique())
     unique_per_row = n_unique == len(present) and len(present) > max_states
-    if series.dtype.kind == "b":
+    if series.dtype.kind == "b" or all(isinstance(v, (bool, np.bool_)) for v in present):
         return Column(
             name, "categorical", ("False", "True"), None, "bool: False < True", False, "bool"
         )

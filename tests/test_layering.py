@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "bnlab.discretize",
             "bnlab.schema",
             "bnlab.schema_check",
+            "bnlab.raw_values",
             "bnlab.display",
         ),
     ),  # fmt: skip
