@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from bnlab.display.methods import Displayable
 from bnlab.errors import CPTError, CycleError, StructureError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bnlab.schema import Schema
 
 #: Absolute tolerance on the sum of each CPT row (files in the bnlearn repository round to
 #: 4-6 digits, so rows may sum to 1 +- 1e-4 at worst).
@@ -294,9 +297,18 @@ class BayesNet(Displayable):
         to one (within ``CPT_SUM_ATOL``), or the same numbers as a flat row-major list.
     structure
         Alternative to ``variables``/``states``/``parents``: an existing structure.
+    schema
+        The raw-data :class:`~bnlab.schema.Schema` the network was fitted with (or its
+        ``to_dict()`` form), if any: how raw columns become its variables, bins included.
+        It is saved in the network's JSON file and is not part of equality.
+
+    Raises
+    ------
+    SchemaError
+        A schema whose states differ from the network's for a shared variable.
     """
 
-    __slots__ = ("_cpts", "_structure")
+    __slots__ = ("_cpts", "_schema", "_structure")
 
     def __init__(
         self,
@@ -306,6 +318,7 @@ class BayesNet(Displayable):
         cpts: Mapping[str, ArrayLike] | None = None,
         *,
         structure: Structure | None = None,
+        schema: Schema | Mapping[str, Any] | None = None,
     ) -> None:
         if structure is None:
             if variables is None or states is None:
@@ -322,6 +335,7 @@ class BayesNet(Displayable):
         self._cpts = MappingProxyType(
             {v: _as_cpt(structure, v, cpts[v]) for v in structure.variables}
         )
+        self._schema = None if schema is None else _check_schema(structure, schema)
 
     @property
     def structure(self) -> Structure:
@@ -363,11 +377,20 @@ class BayesNet(Displayable):
         self._structure._check_known(variable)
         return self._cpts[variable]
 
+    @property
+    def schema(self) -> Schema | None:
+        """The raw-data schema carried with the network (``None`` if it has none)."""
+        return self._schema
+
     def with_cpts(self, cpts: Mapping[str, ArrayLike]) -> BayesNet:
-        """Return a new network with some CPTs replaced."""
+        """Return a new network with some CPTs replaced (the schema is kept)."""
         merged: dict[str, ArrayLike] = dict(self._cpts)
         merged.update(cpts)
-        return BayesNet(cpts=merged, structure=self._structure)
+        return BayesNet(cpts=merged, structure=self._structure, schema=self._schema)
+
+    def with_schema(self, schema: Schema | Mapping[str, Any] | None) -> BayesNet:
+        """Return the same network carrying ``schema`` (``None`` drops it)."""
+        return BayesNet(cpts=self._cpts, structure=self._structure, schema=schema)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not BayesNet:
@@ -385,6 +408,26 @@ class BayesNet(Displayable):
             f"BayesNet({len(self.variables)} variables, {len(self.edges)} edges, "
             f"{n_params} parameters)"
         )
+
+
+def _check_schema(structure: Structure, schema: Schema | Mapping[str, Any]) -> Schema:
+    """The schema as a :class:`~bnlab.schema.Schema`, its states checked against the net's."""
+    from bnlab.schema import Schema, SchemaError
+
+    sch = schema if isinstance(schema, Schema) else Schema.from_dict(schema)
+    bad = [
+        c.name
+        for c in sch.columns
+        if c.name in structure.states and tuple(structure.states[c.name]) != c.states
+    ]
+    if bad:
+        v = bad[0]
+        raise SchemaError(
+            f"the schema's states of {bad[:5]} differ from the network's (e.g. {v!r}: "
+            f"{list(sch.column(v).states)[:6]} vs {list(structure.states[v])[:6]}); pass the "
+            "schema the network was fitted with."
+        )
+    return sch
 
 
 def as_structure(obj: Structure | BayesNet) -> Structure:

@@ -257,8 +257,13 @@ class Posterior(Displayable):
         return {v: d.mean(axis=(0, 1)) for v, d in self.stored_draws.items()}
 
     def mean(self) -> BayesNet:
-        """Network of posterior-mean CPTs (exact ``alpha / alpha.sum()`` for a Dirichlet)."""
-        return BayesNet(structure=self._structure, cpts=self.mean_cpts())
+        """Network of posterior-mean CPTs (exact ``alpha / alpha.sum()`` for a Dirichlet).
+
+        The network carries the posterior's data schema (``attrs["schema"]``), if any.
+        """
+        return BayesNet(
+            structure=self._structure, cpts=self.mean_cpts(), schema=self.attrs.get("schema")
+        )
 
     def var(self) -> dict[str, NDArray[np.float64]]:
         """Posterior variance of every CPT entry.

@@ -14,6 +14,7 @@ seed and the missingness mask another, so ``sample(net, n, seed, missing=0.2)`` 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from bnlab.counts import flat_family_index
 from bnlab.data import MISSING, code_dtype
 from bnlab.errors import CPTError, DataError
 from bnlab.network import BayesNet
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bnlab.schema import Schema
 
 
 def _check_args(net: object, n: object, seed: object) -> int:
@@ -126,6 +130,9 @@ def sample(
     *,
     missing: float | Mapping[str, float] = 0.0,
     as_codes: bool = False,
+    raw: bool = False,
+    schema: Schema | None = None,
+    numbers: Literal["uniform", "midpoint"] = "uniform",
 ) -> pd.DataFrame | NDArray[np.signedinteger]:
     """Forward-sample ``n`` rows from a network.
 
@@ -143,25 +150,60 @@ def sample(
     as_codes
         Return the integer codes (``(n, variables)``, smallest signed dtype, -1 = missing)
         instead of a DataFrame.
+    raw
+        Return raw-looking data: the states decoded by the network's data schema
+        (:attr:`~bnlab.BayesNet.schema`, which a fitted posterior's ``mean()`` and a network
+        JSON file carry) or by ``schema``; see :func:`bnlab.raw_values.decode_states`.
+        Equal to ``schema.decode(sample(net, n, seed, missing=missing), numbers=numbers,
+        seed=seed)``: the draws inside the bins use their own streams of ``seed``.
+    schema
+        The schema to decode with (implies ``raw``), for a network that does not carry one.
+    numbers
+        With ``raw``: a discretized column's value is a uniform draw within its bin
+        (``"uniform"``) or the bin's midpoint (``"midpoint"``).
 
     Returns
     -------
     pandas.DataFrame or numpy.ndarray
         One Categorical column per variable (categories = states, in order; NaN = missing),
-        columns in ``net.variables`` order; or the codes.
+        columns in ``net.variables`` order; with ``raw``, the schema's columns in their raw
+        types (numbers, text, bool, Categorical); or the codes.
 
     Raises
     ------
     CPTError
         If ``net`` is not a :class:`~bnlab.network.BayesNet`.
     DataError
-        If ``n``, ``seed`` or ``missing`` are invalid.
+        If ``n``, ``seed`` or ``missing`` are invalid, or ``raw`` is asked of a network
+        without a schema, or together with ``as_codes``.
 
     Examples
     --------
     >>> df = sample(net, 1000, seed=0)  # doctest: +SKIP
+    >>> raw = sample(post.mean(), 1000, raw=True)  # fitted with schema=  # doctest: +SKIP
     """
+    decoder = _decoder(net, raw, schema, as_codes)
     codes = sample_codes(net, n, seed, missing=missing)
     if as_codes:
         return codes
-    return codes_to_frame(codes, net)
+    frame = codes_to_frame(codes, net)
+    if decoder is None:
+        return frame
+    return decoder.decode(frame, numbers=numbers, seed=int(seed))
+
+
+def _decoder(net: object, raw: bool, schema: Schema | None, as_codes: bool) -> Schema | None:
+    """The schema that decodes the sample (``None``: states are returned)."""
+    if not raw and schema is None:
+        return None
+    if as_codes:
+        raise DataError("as_codes returns states as codes; it cannot be combined with raw/schema.")
+    if schema is None:
+        schema = getattr(net, "schema", None)
+        if schema is None:
+            raise DataError(
+                "raw=True needs a data schema, and this network carries none; pass schema= "
+                "(the bnlab.Schema it was fitted with), or fit with schema= and sample "
+                "post.mean(), or read the network from the .json file written after fitting."
+            )
+    return schema

@@ -49,6 +49,10 @@ MAX_STATES = 20
 N_BINS = 5
 
 Kind = Literal["categorical", "integer", "discretized"]
+#: the raw type a column had (what :meth:`Schema.decode` gives back)
+RawType = Literal["text", "bool", "category", "int", "float"]
+KINDS: tuple[str, ...] = ("categorical", "integer", "discretized")
+RAW_TYPES: tuple[str, ...] = ("text", "bool", "category", "int", "float")
 
 
 class SchemaError(DataError):
@@ -57,6 +61,10 @@ class SchemaError(DataError):
 
 class OutOfRangeWarning(UserWarning):
     """Values outside a discretized column's training range (they went to the edge bins)."""
+
+
+class SchemaNotSavedWarning(UserWarning):
+    """A network with a schema written to a format that cannot hold it (only JSON can)."""
 
 
 class DeclaredStateWarning(UserWarning):
@@ -86,6 +94,10 @@ class Column:
         Why this was decided (shown by :meth:`Schema.summary`).
     declared
         Whether a declared schema set it.
+    raw_type
+        The raw column's type: ``"text"``, ``"bool"``, ``"category"``, ``"int"`` or
+        ``"float"`` (``None`` in schemas written before it was recorded);
+        :meth:`Schema.decode` gives values of this type back.
     """
 
     name: str
@@ -94,6 +106,7 @@ class Column:
     bins: Bins | None = None
     reason: str = ""
     declared: bool = False
+    raw_type: RawType | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -104,6 +117,7 @@ class Column:
             "bins": None if self.bins is None else self.bins.to_dict(),
             "reason": self.reason,
             "declared": self.declared,
+            "raw_type": self.raw_type,
         }
 
 
@@ -199,26 +213,43 @@ class Schema:
         Raises
         ------
         SchemaError
-            If the document is not a bnlab schema.
+            If the document is not a bnlab schema, or is malformed (see
+            :func:`bnlab.schema_check.check_schema_doc`).
         """
-        if doc.get("format") != "bnlab-schema":
-            raise SchemaError("not a bnlab schema document (format != 'bnlab-schema').")
-        try:
-            cols = tuple(
-                Column(
-                    name=str(c["name"]),
-                    kind=c["kind"],
-                    states=tuple(str(s) for s in c["states"]),
-                    bins=None if c.get("bins") is None else Bins.from_dict(c["bins"]),
-                    reason=str(c.get("reason", "")),
-                    declared=bool(c.get("declared", False)),
-                )
-                for c in doc["columns"]
+        from bnlab.schema_check import check_schema_doc
+
+        check_schema_doc(doc)
+        cols = tuple(
+            Column(
+                name=c["name"],
+                kind=c["kind"],
+                states=tuple(c["states"]),
+                bins=None if c.get("bins") is None else Bins.from_dict(c["bins"]),
+                reason=str(c.get("reason", "")),
+                declared=bool(c.get("declared", False)),
+                raw_type=c.get("raw_type"),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SchemaError(f"malformed schema document ({exc}).") from None
+            for c in doc["columns"]
+        )
         target = doc.get("target")
-        return cls(cols, None if target is None else str(target), tuple(doc.get("dropped", ())))
+        return cls(cols, target, tuple(doc.get("dropped", ())))
+
+    def decode(
+        self,
+        data: pd.DataFrame,
+        *,
+        numbers: Literal["uniform", "midpoint"] = "uniform",
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """Raw-typed values of a frame of states: the inverse of :meth:`encode`.
+
+        See :func:`bnlab.raw_values.decode_states` for the rules (integer, text, bool and
+        Categorical columns exactly; a discretized column's state becomes a number inside
+        its bin, drawn uniformly with ``seed`` or the bin's midpoint).
+        """
+        from bnlab.raw_values import decode_states
+
+        return decode_states(self, data, numbers=numbers, seed=seed)
 
     def encode(
         self,
@@ -444,7 +475,8 @@ def _declared_column(
             raise SchemaError(f"declared states of {name!r} repeat a state: {list(states)}.")
         numeric = all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in raw_states)
         kind: Kind = "integer" if numeric else "categorical"
-        col = Column(name, kind, states, None, "declared states", True)
+        raw: RawType = "int" if numeric else _categorical_raw_type(series)
+        col = Column(name, kind, states, None, "declared states", True, raw)
         if series is not None:
             _, _, bad = _encode_column(col, series)
             if bad.size:
@@ -485,6 +517,7 @@ def _declared_column(
         bins,
         f"declared: {bins.method}, {len(bins.labels)} bins",
         True,
+        "int" if bins.integer else "float",
     )
 
 
@@ -572,8 +605,10 @@ def infer_column(
         )
     n_unique = int(present.nunique())
     unique_per_row = n_unique == len(present) and len(present) > max_states
-    if series.dtype.kind == "b":
-        return Column(name, "categorical", ("False", "True"), None, "bool: False < True")
+    if series.dtype.kind == "b" or all(isinstance(v, (bool, np.bool_)) for v in present):
+        return Column(
+            name, "categorical", ("False", "True"), None, "bool: False < True", False, "bool"
+        )
     if isinstance(series.dtype, pd.CategoricalDtype):
         cats = tuple(str(c) for c in series.cat.categories)
         if len(cats) > max_states and not is_target:
@@ -581,7 +616,10 @@ def infer_column(
                 f"column {name!r} is a Categorical with {len(cats)} categories, more than "
                 f"max_states={max_states}; drop it, merge categories, or raise max_states."
             )
-        return Column(name, "categorical", cats, None, "Categorical: categories in their order")
+        return Column(
+            name, "categorical", cats, None, "Categorical: categories in their order", False,
+            "category",
+        )  # fmt: skip
     values = _as_numbers(series)
     if values is None:
         if (unique_per_row or n_unique > max_states) and refuse_identifiers and not is_target:
@@ -592,12 +630,24 @@ def infer_column(
                 f"states, or raise max_states (now {max_states})."
             )
         states = tuple(sorted(str(v) for v in present.unique()))
-        return Column(name, "categorical", states, None, f"text: {n_unique} values in sorted order")
+        return Column(
+            name, "categorical", states, None, f"text: {n_unique} values in sorted order", False,
+            "text",
+        )  # fmt: skip
     return _numeric_column(
         name, series, values, unique_per_row, max_states=max_states, discretize=discretize,
         n_bins=n_bins, target_codes=target_codes, is_target=is_target,
         refuse_identifiers=refuse_identifiers,
     )  # fmt: skip
+
+
+def _categorical_raw_type(series: pd.Series | None) -> RawType:
+    """The raw type of a column with declared (non-numeric) states."""
+    if series is not None and series.dtype.kind == "b":
+        return "bool"
+    if series is not None and isinstance(series.dtype, pd.CategoricalDtype):
+        return "category"
+    return "text"
 
 
 def _all_missing(name: str) -> SchemaError:
@@ -642,6 +692,8 @@ def _numeric_column(
             tuple(_int_label(v) for v in distinct),
             None,
             f"{source}: {distinct.size} values <= max_states, numeric order",
+            False,
+            "int",
         )
     if is_target:
         raise SchemaError(
@@ -659,6 +711,8 @@ def _numeric_column(
         bins.labels,
         bins,
         f"{source}: {why}, {bins.method} bins ({len(bins.labels)})",
+        False,
+        "int" if whole else "float",
     )
 
 

@@ -27,6 +27,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "bnlab.data",
             "bnlab.discretize",
             "bnlab.schema",
+            "bnlab.schema_check",
+            "bnlab.raw_values",
             "bnlab.display",
         ),
     ),  # fmt: skip

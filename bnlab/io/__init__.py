@@ -10,6 +10,7 @@ format ``bnlab.structure`` through :func:`read_structure` / :func:`write_structu
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from bnlab.errors import BNError, ParseError
@@ -123,7 +124,9 @@ def write_network(
     """Write a network as BIF, bnlab JSON, XMLBIF, Hugin NET, UAI, XDSL or DSL, atomically.
 
     Numbers are written at full ``repr`` precision, so reading the file back gives an
-    equal network. Gzipped files (``.gz``) carry no time stamp (same network, same bytes).
+    equal network. A network's data schema (:attr:`~bnlab.BayesNet.schema`) is saved in the
+    JSON format only; other formats warn (:class:`~bnlab.schema.SchemaNotSavedWarning`).
+    Gzipped files (``.gz``) carry no time stamp (same network, same bytes).
     Names a format cannot hold are escaped reversibly (:mod:`bnlab.io.names`). A UAI file
     gets its names in ``NAME.uai.names.json`` beside it (unless they are the defaults).
 
@@ -150,6 +153,15 @@ def write_network(
         )
         raise BNError(f"write_network expects a BayesNet, got {type(net).__name__}.{hint}")
     fmt, gzipped = detect(path, format, writing=True)
+    if net.schema is not None and fmt != "json":
+        from bnlab.schema import SchemaNotSavedWarning
+
+        warnings.warn(
+            f"{Path(path).name}: the {fmt} format cannot hold the network's data schema (its "
+            "bins and raw types), so it is not saved; write .json to keep it.",
+            SchemaNotSavedWarning,
+            stacklevel=2,
+        )
     if fmt == "json":
         data = json_format.dumps(json_format.network_to_dict(net)).encode("utf-8")
     elif fmt == "uai":

@@ -21,6 +21,13 @@ shape ``(*parent cards, card)``; the last axis sums to one. Numbers are written 
 ``repr`` precision, so a round trip is exact. A structure file (``format``
 ``"bnlab.structure"``) has the same fields without ``cpts``.
 
+A network fitted from raw data may carry an optional ``"schema"`` entry: the
+:meth:`bnlab.Schema.to_dict` document (plain JSON: per column its kind, ordered states, raw
+type and, for a discretized column, its cut points and training range). Reading checks it
+field by field and against the variables' states (a malformed one is a
+:class:`~bnlab.errors.ParseError` naming the file), and the network carries it
+(:attr:`bnlab.BayesNet.schema`). Files without it load as before.
+
 Loading is plain ``json`` parsing followed by a schema check: no code is ever executed.
 ``NaN`` and ``Infinity`` are refused, as are unknown formats and versions other than
 :data:`VERSION`.
@@ -54,13 +61,16 @@ def structure_to_dict(structure: Structure) -> dict[str, Any]:
 
 
 def network_to_dict(net: BayesNet) -> dict[str, Any]:
-    """Return the JSON document (as a dict) of a network."""
-    return {
+    """Return the JSON document (as a dict) of a network, its schema included if it has one."""
+    doc = {
         "format": NETWORK_FORMAT,
         "version": VERSION,
         "variables": _variables(net.structure),
         "cpts": {v: net.cpt(v).tolist() for v in net.variables},
     }
+    if net.schema is not None:
+        doc["schema"] = net.schema.to_dict()
+    return doc
 
 
 def _variables(structure: Structure) -> list[dict[str, Any]]:
@@ -186,6 +196,27 @@ def network_from_dict(doc: Mapping[str, Any], path: str) -> BayesNet:
             )
         cpts[v] = arr.astype(np.float64)
     try:
-        return BayesNet(cpts=cpts, structure=structure)
+        net = BayesNet(cpts=cpts, structure=structure)
     except CPTError as err:
         raise with_path(err, path) from err
+    return net if doc.get("schema") is None else _with_schema(net, doc["schema"], path)
+
+
+def _with_schema(net: BayesNet, schema_doc: Any, path: str) -> BayesNet:
+    """``net`` carrying the checked ``schema`` entry of its file."""
+    from bnlab.schema import SchemaError  # pandas: only for files that carry a schema
+
+    if not isinstance(schema_doc, dict):
+        raise ParseError(
+            f"'schema' must be an object (a bnlab schema document), found "
+            f"{type(schema_doc).__name__}",
+            path=path,
+        )
+    try:
+        return net.with_schema(schema_doc)
+    except SchemaError as err:
+        raise ParseError(
+            f"the 'schema' entry is not valid ({err}); write the file again with "
+            "bnlab.write_network, or remove the entry to load the network without it",
+            path=path,
+        ) from None
