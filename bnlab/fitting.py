@@ -146,6 +146,41 @@ def as_codes(data: Any, structure: Structure | BayesNet) -> NDArray[np.signedint
     )
 
 
+def _raw_partitions(data: Any, schema: Any, backend: str) -> tuple[Any, Any]:
+    """``(data, Schema)`` for raw partitioned ``data``: conjugate streams them; others load.
+
+    Raises
+    ------
+    SchemaError
+        ``schema="infer"`` (inferring needs the rows in memory), or a non-conjugate backend
+        with data other than Parquet files.
+    """
+    from bnlab.counts.parquet import parquet_files
+    from bnlab.counts.sources import is_path_source
+    from bnlab.schema import SchemaError, as_categorical, as_schema
+
+    if isinstance(schema, str):
+        raise SchemaError(
+            f"schema={schema!r} needs the rows in memory to infer from; for partitioned data "
+            "infer it on a sample (bnlab.infer_schema(pandas.read_parquet(one_file))) and "
+            "pass that schema."
+        )
+    sch = as_schema(schema)
+    if backend == "conjugate":
+        return data, sch
+    if not is_path_source(data):
+        raise SchemaError(
+            f"the {backend!r} backend takes schema-encoded partitions from Parquet files or a "
+            "DataFrame only; compute the frame (or use the conjugate backend)."
+        )
+    import pyarrow.parquet as pq
+
+    frame = pd.concat(
+        [pq.read_table(f).to_pandas() for f in parquet_files(data)], ignore_index=True
+    )
+    return as_categorical(frame, sch)
+
+
 def _check_rows(n_rows: int, allow_empty: bool) -> None:
     if n_rows == 0 and not allow_empty:
         raise DataError(
@@ -189,8 +224,11 @@ def fit(
         Accept data without rows and return the prior as the posterior. Off by default: an
         empty training set is almost always a bug upstream (a filter that kept nothing).
     schema
-        A :class:`bnlab.Schema` (or ``"infer"``) turning a raw ``data`` frame into states;
-        it is stored with the posterior (``attrs["schema"]``) so the model bins raw input.
+        A :class:`bnlab.Schema` (or ``"infer"``) turning raw ``data`` into states; it is
+        stored with the posterior (``attrs["schema"]``) so the model bins raw input. Raw
+        Parquet partitions are encoded record batch by record batch with it (the conjugate
+        backend streams them; the others read the files whole), so the posterior equals the
+        one of the same rows in one frame; ``"infer"`` needs the rows in memory (a frame).
     **backend_options
         Passed to the backend. With the conjugate backend and partitioned data (a Parquet
         folder, glob or list of files, or a Dask DataFrame) the counts are streamed in
@@ -215,7 +253,12 @@ def fit(
     start = time.perf_counter()
     from bnlab.schema import as_categorical
 
-    data, data_schema = as_categorical(data, schema)
+    raw_partitions = schema is not None and is_partitioned(data)
+    if raw_partitions:
+        data, data_schema = _raw_partitions(data, schema, backend)
+        raw_partitions = backend == "conjugate"
+    else:
+        data, data_schema = as_categorical(data, schema)
     fn = get_backend(backend)
     s = as_structure(structure_or_net)
     desc: dict[str, Any]
@@ -236,11 +279,15 @@ def fit(
         from bnlab.backends.conjugate import posterior_from_counts
         from bnlab.counts.sources import partitioned_counts
 
-        counts, n_rows = partitioned_counts(data, s, **backend_options)
+        counts, n_rows = partitioned_counts(
+            data, s, schema=data_schema if raw_partitions else None, **backend_options
+        )
         _check_rows(n_rows, allow_empty)
         empty = np.zeros((0, len(s.variables)), dtype=np.int8)
         inputs = FitInput(s, empty, pseudo, desc["prior"], desc.get("ess"))
         post = posterior_from_counts(inputs, counts, n_rows)
+        if data_schema is not None:
+            post.attrs["schema"] = data_schema.to_dict()
         post.elapsed_s = time.perf_counter() - start
         return post
     codes = as_codes(data, s)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -41,6 +41,9 @@ from bnlab.counts.parquet import (
 from bnlab.data import check_codes, prepare_data
 from bnlab.errors import ConfigError, DataError
 from bnlab.network import BayesNet, Structure, as_structure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bnlab.schema import Schema
 
 #: Largest dense table (cells) a source counts: 2**26 int64 cells are 512 MiB.
 MAX_TABLE_CELLS = 1 << 26
@@ -229,6 +232,7 @@ def counts_source(
     client: Any = None,
     timeout: float = 10.0,
     batch_rows: int = 1_000_000,
+    schema: Schema | None = None,
 ) -> CountsSource:
     """A counts source for ``data``: the one dispatcher from data to contingency tables.
 
@@ -247,6 +251,10 @@ def counts_source(
         Where the Dask work goes, and how long to wait for the scheduler.
     batch_rows
         Rows per streamed record batch.
+    schema
+        For raw data (numbers, text, bool): the :class:`~bnlab.schema.Schema` that encodes
+        them; a DataFrame is encoded in memory, Parquet files record batch by record batch
+        (:class:`~bnlab.counts.raw.SchemaParquetCounts`, local ``compute`` only).
 
     Raises
     ------
@@ -254,7 +262,11 @@ def counts_source(
         Data that do not match ``structure``.
     ConfigError
         An unknown ``compute``, or an unreachable scheduler.
+    SchemaError
+        ``schema`` with a counts source, a Dask DataFrame or ``compute="dask"``.
     """
+    if schema is not None:
+        return _schema_source(data, structure, schema, compute, batch_rows)
     if isinstance(data, CountsSource):
         if structure is not None:
             check_source_structure(data, structure)
@@ -284,6 +296,37 @@ def counts_source(
     return ArrayCounts(codes, base)
 
 
+def _schema_source(
+    data: Any,
+    structure: Structure | BayesNet | None,
+    schema: Schema,
+    compute: str,
+    batch_rows: int,
+) -> CountsSource:
+    """The counts source of raw ``data`` encoded by ``schema`` (see :func:`counts_source`)."""
+    from bnlab.counts.raw import SchemaParquetCounts, schema_structure
+    from bnlab.schema import SchemaError
+
+    if isinstance(data, CountsSource) or is_dask_frame(data) or compute != "local":
+        what = (
+            "a counts source"
+            if isinstance(data, CountsSource)
+            else "a Dask DataFrame"
+            if is_dask_frame(data)
+            else f"compute={compute!r}"
+        )
+        raise SchemaError(
+            f"schema= encodes raw Parquet files or a DataFrame on this machine, not {what}; "
+            "encode the data first (schema.encode on each partition, then write_parquet) and "
+            "count those, or use compute='local'."
+        )
+    if is_path_source(data):
+        return SchemaParquetCounts(data, schema, structure, batch_rows=batch_rows)
+    s = schema_structure(schema, structure)
+    base, codes = prepare_data(schema.encode(data), s)
+    return ArrayCounts(codes, base)
+
+
 def family_tables(
     source: CountsSource,
     families: Mapping[str, Sequence[str]],
@@ -301,13 +344,21 @@ def partitioned_counts(
     scheduler: str | None = None,
     batch_rows: int = 1_000_000,
     timeout: float = 10.0,
+    schema: Schema | None = None,
 ) -> tuple[dict[str, Table], int]:
     """Family counts and row count of partitioned data (see :func:`counts_source`).
 
-    Equal, bit for bit, to :func:`bnlab.counts.family_counts` of the concatenated rows.
+    Equal, bit for bit, to :func:`bnlab.counts.family_counts` of the concatenated rows
+    (encoded by ``schema`` if given).
     """
     s = as_structure(structure)
     with counts_source(
-        data, s, compute=compute, scheduler=scheduler, timeout=timeout, batch_rows=batch_rows
+        data,
+        s,
+        compute=compute,
+        scheduler=scheduler,
+        timeout=timeout,
+        batch_rows=batch_rows,
+        schema=schema,
     ) as source:
         return family_tables(source, s.parents), source.n_rows
