@@ -32,6 +32,12 @@ def pytest_configure(config: pytest.Config) -> None:
     import jax
 
     jax.config.update("jax_enable_x64", True)
+    # JAX's devices as bnlab's engine sets them in any process (one CPU device per core),
+    # whichever test of this worker runs JAX first: answers computed here equal those of
+    # the processes the tests start (Dask workers, servers) bit for bit
+    from bnlab.infer.devices import start_jax
+
+    start_jax()
 
 
 @pytest.fixture(autouse=True)
