@@ -337,6 +337,9 @@ def main() -> None:
     args = parser.parse_args()
     import jax
 
+    from bnlab.infer.devices import start_jax
+
+    start_jax()  # the engine's devices (one CPU device per core) before JAX first runs
     jax.config.update("jax_enable_x64", True)
     print(
         f"machine: {platform.processor() or platform.machine()}, nproc={os.cpu_count()}, "

@@ -2,10 +2,10 @@
 
 The same algorithm as :mod:`bnlab.infer.segmented` (forward pass with per-row rescaling,
 explicit reverse pass through batched tensors, marginals as normalised ``lik * adjoint``)
-but with no XLA compilation at all: a step is an ``opt_einsum.contract_expression``
-(pairwise contractions through BLAS ``tensordot``), cached by equation and shapes, so a
-new plan costs milliseconds of set-up per distinct step instead of a compile. A CPT-draw
-axis is one more einsum index on the tensors that carry it.
+but with no XLA compilation at all: a step is a cached pairwise contraction program
+(:func:`bnlab.infer.contract.contract`: batched BLAS matmuls, worked out once per equation
+and shapes), so a new plan costs milliseconds of set-up per distinct step instead of a
+compile. A CPT-draw axis is one more einsum index on the tensors that carry it.
 
 This is what ``Engine(execution="segmented")`` runs: on a 2-core box under load, 525
 distinct JAX step kernels of pigs took longer to compile than this path takes to answer
@@ -15,12 +15,12 @@ distinct JAX step kernels of pigs took longer to compile than this path takes to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
-import opt_einsum
 
+from bnlab.infer.contract import contract
 from bnlab.infer.layout import split_cpts, split_liks, tensor_indices
 from bnlab.infer.plan import Plan
 
@@ -32,15 +32,6 @@ DRAW = "Z"
 def _split(equation: str) -> tuple[list[str], str]:
     lhs, out = equation.split("->")
     return lhs.split(","), out
-
-
-@lru_cache(maxsize=4096)
-def _expression(equation: str, shapes: tuple[tuple[int, ...], ...]) -> Any:
-    return opt_einsum.contract_expression(equation, *shapes, optimize="greedy")
-
-
-def _contract(equation: str, *xs: np.ndarray) -> np.ndarray:
-    return np.asarray(_expression(equation, tuple(x.shape for x in xs))(*xs))
 
 
 def _with_draws(ins: list[str], out: str, flags: Sequence[bool]) -> str:
@@ -72,7 +63,7 @@ def forward(
         xs = [tensors[t] if keep else tensors.pop(t) for t in st.inputs]
         flags = [x.ndim > len(idx[t]) for x, t in zip(xs, st.inputs, strict=True)]
         ins, out = _split(st.equation)
-        r = _contract(_with_draws(ins, out, flags), *xs)
+        r = contract(_with_draws(ins, out, flags), *xs)
         lead = int(any(flags)) + int(-1 in st.out)
         r, ls = _scaled(r, lead)
         if any(flags) and -1 not in st.out:
@@ -98,7 +89,7 @@ def _adjoint(
     lhs = [DRAW + out if g_draw else out]
     lhs += [DRAW + s if f else s for s, f in zip(others, rest_flags, strict=True)]
     draw = g_draw or any(rest_flags)
-    res = _contract(",".join(lhs) + "->" + (DRAW if draw else "") + present, g, *rest)
+    res = contract(",".join(lhs) + "->" + (DRAW if draw else "") + present, g, *rest)
     if present != target:
         sizes = {
             c: x.shape[-len(s) + k] for s, x in zip(ins, xs, strict=True) for k, c in enumerate(s)
