@@ -29,7 +29,8 @@ from bnlab.infer.eager import segmented
 from bnlab.infer.evidence import Evidence, encode_evidence, likelihoods, soft_evidence
 from bnlab.infer.intervals import delta_query, mc_interval, sampled_interval
 from bnlab.infer.layout import cpt_offsets, flatten_cpts
-from bnlab.infer.methods import ImportanceRunner, Progress, resolve
+from bnlab.infer.lbp import LBPOptions, LBPRunner
+from bnlab.infer.methods import ImportanceRunner, Progress, log, resolve
 from bnlab.infer.plan import Plan, shared_plan
 from bnlab.network import BayesNet, Structure
 
@@ -59,6 +60,8 @@ class Marginals(dict[str, NDArray[np.float64]]):
     #: Approximate methods only: Monte Carlo standard error per entry, and ESS per row.
     mc_error: dict[str, NDArray[np.float64]] | None = None
     ess: NDArray[np.float64] | None = None
+    #: ``method="lbp"`` only: whether belief propagation converged (shape of ``log_prob``).
+    converged: NDArray[np.bool_] | None = None
 
 
 def _x64_enabled() -> bool:
@@ -109,8 +112,9 @@ class Engine:
     method
         ``"auto"`` (default: exact when the plan fits ``max_flops``/``max_memory``, else
         importance sampling, with a log line saying so), ``"exact"`` (raises
-        :class:`~bnlab.infer.budget.BudgetError` at once when the plan does not fit) or
-        ``"importance"`` (likelihood weighting; see :mod:`bnlab.infer.methods`).
+        :class:`~bnlab.infer.budget.BudgetError` at once when the plan does not fit),
+        ``"importance"`` (likelihood weighting) or ``"lbp"`` (loopy belief propagation;
+        see :mod:`bnlab.infer.methods`).
     max_flops, max_memory
         Budget of exact inference: multiply-adds per evidence row for all marginals, and
         bytes of the largest intermediate per row (defaults in :mod:`bnlab.infer.budget`).
@@ -120,6 +124,10 @@ class Engine:
         picks by the cost model of :mod:`bnlab.infer.budget`.
     samples
         Particles per evidence row (and per CPT draw) of ``method="importance"``.
+    max_iter, damping, tol
+        ``method="lbp"``: most iterations, the weight of the old message in each update
+        (0 to below 1), and the largest message change of a converged row. Rows that do
+        not converge are logged and flagged in ``Marginals.converged``.
 
     Examples
     --------
@@ -144,7 +152,16 @@ class Engine:
         max_memory: float | None = None,
         execution: str = "auto",
         samples: int = 1000,
+        max_iter: int = 100,
+        damping: float = 0.5,
+        tol: float = 1e-8,
     ) -> None:
+        if not (0.0 <= float(damping) < 1.0) or int(max_iter) < 1 or not float(tol) > 0:
+            raise BNError(
+                f"method='lbp' needs 0 <= damping < 1, max_iter >= 1 and tol > 0; got "
+                f"damping={damping!r}, max_iter={max_iter!r}, tol={tol!r}."
+            )
+        self.lbp_options = LBPOptions(int(max_iter), float(damping), float(tol))
         if dtype is None:
             dtype = np.float64 if _x64_enabled() else np.float32
         self.dtype = np.dtype(dtype)
@@ -323,7 +340,14 @@ class Engine:
             )
         per_row *= 3 * self.dtype.itemsize * max(draws, 1)
         limit = CHUNK_BYTES
-        if self.method == "importance":  # particle codes and weights of one draw at a time
+        if self.method == "lbp":  # messages both ways on every family slot, and beliefs
+            slots = sum(
+                self.plan.cards[v] for f in self.plan.tensor_indices[: self.plan.n] for v in f
+            )
+            biggest = max(int(np.prod(shape)) for shape in self.plan.cpt_shapes)
+            per_row = (3 * slots + biggest) * 8 * max(draws, 1)
+            limit = SEGMENTED_CHUNK_BYTES
+        elif self.method == "importance":  # particle codes and weights of one draw at a time
             per_row = self.samples * (
                 4 * self.plan.n + 3 * self.dtype.itemsize * max(self.plan.cards)
             )
@@ -343,7 +367,11 @@ class Engine:
         """
         rows = flat_liks.shape[0]
         segmented_mode = self.method == "exact" and self.mode == "segmented" and self.jit
-        if (segmented_mode and what != "mpe") or self._on_host(what, rows, draws):
+        if self.method == "lbp":
+            fn: Any
+            fn, pad = LBPRunner(self.plan, what, draws, self.lbp_options), False
+            size = self._chunk(rows, self.n_draws or 1 if draws else 1, what)
+        elif (segmented_mode and what != "mpe") or self._on_host(what, rows, draws):
             fn, pad = segmented(self.plan, what), False  # no compiled shapes to reuse
             size = self._chunk(rows, self.n_draws or 1 if draws else 1, "host")
         else:
@@ -374,6 +402,16 @@ class Engine:
         result = [np.concatenate(parts, axis=ax) for parts in zip(*pieces, strict=True)]
         if self.method == "importance" and what == "marginals":
             self.diagnostics = {"mc_error": result[2], "ess": result[3]}
+        if self.method == "lbp" and what == "marginals":
+            self.diagnostics = {"converged": result[2], "iterations": result[3], "delta": result[4]}
+            if not result[2].all():
+                log.warning(
+                    "method='lbp': %d of %d row(s x draws) did not converge in %d iterations "
+                    "(largest last change %.3g); raise max_iter or damping, or use "
+                    "method='exact'.",
+                    int((~result[2]).sum()), result[2].size, self.lbp_options.max_iter,
+                    float(np.max(result[4])),
+                )  # fmt: skip
         return result
 
     def _on_host(self, what: str, rows: int, draws: bool) -> bool:
@@ -410,6 +448,8 @@ class Engine:
 
         if self.method == "importance":
             return ImportanceRunner(self.plan, what, draws, self.samples, self.seed)
+        if self.method == "lbp":
+            return LBPRunner(self.plan, what, draws, self.lbp_options)
         if self.mode == "segmented" and what == "mpe":
             return jitted(self.plan, what, draws, False, 1)  # op by op: no compile
         return jitted(self.plan, what, draws, self.jit, n_dev)
@@ -418,6 +458,9 @@ class Engine:
         est = self._estimate
         if self.method == "importance":
             return rows * (self.n_draws or 1) * self.samples * self.plan.n * 2e-8
+        if self.method == "lbp":  # ~1 us per message update and row, at most max_iter
+            slots = sum(len(f) for f in self.plan.tensor_indices[: self.plan.n])
+            return rows * (self.n_draws or 1) * slots * self.lbp_options.max_iter * 1e-6
         compiled = self.jit and (self.mode, rows) not in self._seen
         self._seen.add((self.mode, rows))
         first = est.program_compile_s if self.mode == "program" else est.segmented_compile_s
@@ -480,6 +523,8 @@ class Engine:
             out[v] = m[..., offsets[j] : offsets[j] + self.plan.cards[j]].astype(np.float64)
         out.log_prob = z.astype(np.float64)
         out.impossible = impossible
+        if self.method == "lbp":
+            out.converged = np.asarray(self.diagnostics["converged"], dtype=bool)
         if self.method == "importance":
             err = self.diagnostics["mc_error"]
             out.ess = np.asarray(self.diagnostics["ess"], dtype=np.float64)
@@ -625,6 +670,7 @@ class Engine:
             cached = Engine.from_draws(
                 sub, {v: draws[v] for v in names}, dtype=self.dtype, jit=self.jit,
                 method=self.method, samples=self.samples, max_flops=np.inf, max_memory=np.inf,
+                **self.lbp_options._asdict(),
             )  # fmt: skip
             if len(self._relevant) >= RELEVANT_CACHE:
                 self._relevant.pop(next(iter(self._relevant)))

@@ -8,6 +8,9 @@
   ``max_memory``.
 * ``"importance"``: likelihood weighting (:mod:`bnlab.infer.importance`) with ``samples``
   particles per row (and per CPT draw).
+* ``"lbp"``: loopy belief propagation (:mod:`bnlab.infer.lbp`), damped, with a
+  convergence report per row; exact on polytrees, an approximation without an error
+  bound elsewhere. Never chosen by ``"auto"``.
 * ``"auto"`` (default): exact when the plan fits the budget, else importance sampling, with
   a log line (logger ``bnlab.infer``) that says which and why.
 
@@ -30,7 +33,7 @@ from bnlab.infer.plan import Plan
 
 log = logging.getLogger("bnlab.infer")
 
-METHODS = ("auto", "exact", "importance")
+METHODS = ("auto", "exact", "importance", "lbp")
 MODES = ("auto", "program", "segmented")
 #: Seconds of expected work above which a call logs what it is doing and how long it takes.
 PROGRESS_S = 5.0
@@ -54,7 +57,7 @@ def resolve(
     flops = budget.DEFAULT_MAX_FLOPS if max_flops is None else float(max_flops)
     memory = budget.DEFAULT_MAX_MEMORY if max_memory is None else float(max_memory)
     chosen_mode = budget.choose_mode(est) if mode == "auto" else mode
-    if method == "importance":
+    if method in ("importance", "lbp"):
         return method, chosen_mode, est
     over = budget.check_budget(est, flops, memory)
     if over is None:
