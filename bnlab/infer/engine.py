@@ -469,6 +469,41 @@ class Engine:
         )
         return (first if compiled else 0.0) + rows * per_row
 
+    # -- building blocks for callers that batch requests themselves (serving, scoring) --------
+    def likelihoods(
+        self, evidence: Evidence, soft: Mapping[str, Any] | None = None
+    ) -> NDArray[Any]:
+        """Flat likelihoods ``(rows, sum(cards))`` of evidence rows, as every kernel takes them.
+
+        Raw values are binned by the posterior's schema first, as in :meth:`marginals`.
+        """
+        return self._liks(evidence, soft)[1]
+
+    def chunk_rows(self, what: str = "marginals", draws: bool | None = None) -> int:
+        """Rows per device in one call of a large batch (the engine's own memory rule).
+
+        ``draws``: with the posterior's draws (default: whenever the engine has them).
+        """
+        with_draws = self.n_draws is not None if draws is None else bool(draws)
+        return self._chunk(1 << 40, (self.n_draws or 1) if with_draws else 1, what)
+
+    def device_cpts(self, draws: bool | None = None) -> Any:
+        """The flat CPT vector (``(draws, T)`` with draws) on the JAX device, cached."""
+        return self._flat_cpts(None, self.n_draws is not None if draws is None else bool(draws))
+
+    def delta_marginal(
+        self,
+        flat_liks: NDArray[Any],
+        target: str,
+        interval: float = 0.9,
+        kind: Literal["eti", "hdi"] = "eti",
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Delta-method mean, lower and upper ``(rows, states)`` of ``target``'s marginal.
+
+        ``flat_liks`` as :meth:`likelihoods` returns them; needs a Dirichlet posterior.
+        """
+        return self._delta(flat_liks, self.structure.index[target], interval, kind, None)
+
     # -- queries ----------------------------------------------------------------------------
     def marginals(
         self,

@@ -165,7 +165,7 @@ def _engine_answers(scorer: Scorer, target: str, rows: NDArray[Any]) -> Answers:
     draws = engine.n_draws is not None
     # the engine's own chunk rule for a large call: a full chunk on every device
     devices = len(row_devices()) if engine.jit else 1
-    size = engine._chunk(1 << 40, engine.n_draws or 1, "marginals") * devices
+    size = engine.chunk_rows("marginals") * devices
     parts: list[Answers] = []
     for start in range(0, rows.shape[0], size):
         block = rows[start : start + size]

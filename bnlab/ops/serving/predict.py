@@ -66,12 +66,12 @@ def fixed_marginals(engine: Any, evidence: pd.DataFrame, names: Sequence[str]) -
     from bnlab.infer.run import jitted
 
     draws = engine.n_draws is not None
-    _, flat = engine._liks(evidence, None)
+    flat = engine.likelihoods(evidence)
     n_dev = len(row_devices()) if engine.jit else 1
-    per_dev = min(engine._chunk(MAX_CHUNK, engine.n_draws or 1, "marginals"), ROWS_PER_DEVICE)
+    per_dev = min(engine.chunk_rows("marginals"), MAX_CHUNK, ROWS_PER_DEVICE)
     block = per_dev * n_dev
     fn = jitted(engine.plan, "marginals", draws, engine.jit, n_dev)
-    cpts = engine._flat_cpts(None, draws)
+    cpts = engine.device_cpts(draws)
     rows = flat.shape[0]
     zs, ms = [], []
     ax = 1 if draws else 0
@@ -102,14 +102,12 @@ def fixed_delta(engine: Any, evidence: pd.DataFrame, target: str, interval: floa
     ImpossibleEvidenceError
         Rows of probability zero under the posterior-mean network.
     """
-    _, flat = engine._liks(evidence, None)
-    flat = np.asarray(flat, dtype=np.float64)
-    j = engine.structure.index[target]
+    flat = np.asarray(engine.likelihoods(evidence), dtype=np.float64)
     rows = flat.shape[0]
     parts: list[Stats] = []
     for start in range(0, rows, DELTA_BLOCK):
         real = min(DELTA_BLOCK, rows - start)
-        mean, lower, upper = engine._delta(_pad(flat, start, DELTA_BLOCK), j, interval, "eti", None)
+        mean, lower, upper = engine.delta_marginal(_pad(flat, start, DELTA_BLOCK), target, interval)
         parts.append((mean[:real], lower[:real], upper[:real]))
     mean = np.concatenate([p[0] for p in parts])
     bad = ~np.isfinite(mean).all(axis=1)
