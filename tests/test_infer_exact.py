@@ -8,6 +8,7 @@ oracle multiplies every CPT into the full joint table with numpy and sums it.
 from __future__ import annotations
 
 import string
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -270,13 +271,13 @@ def test_float32_long_chain_does_not_underflow() -> None:
     assert direct == 0.0
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(net=networks(), seed=st.integers(0, 2**31 - 1))
-def test_host_tier_matches_brute_force(net: BayesNet, seed: int) -> None:
-    """Small first calls of a default engine run on the host (no JAX program): still exact,
-    per CPT draw too."""
+def two_draw_case(net: BayesNet, seed: int, rows: int) -> tuple[Any, ...]:
+    """Random evidence as soft likelihoods over ``rows`` rows (codes all missing), and two
+    CPT draws: the network's own CPTs and random ones.
+
+    Returns ``(liks, codes, soft, other_cpts, draws)``.
+    """
     rng = np.random.default_rng(seed)
-    rows = 3
     liks = random_liks(net, rng, rows)
     codes = np.full((rows, len(net.variables)), -1, dtype=np.int32)
     soft = dict(zip(net.variables, liks, strict=True))
@@ -284,6 +285,16 @@ def test_host_tier_matches_brute_force(net: BayesNet, seed: int) -> None:
         v: rng.dirichlet(np.ones(net.cards[v]), size=net.cpt(v).shape[:-1]) for v in net.variables
     }
     draws = {v: np.stack([net.cpt(v), other[v]]) for v in net.variables}
+    return liks, codes, soft, other, draws
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(net=networks(), seed=st.integers(0, 2**31 - 1))
+def test_host_tier_matches_brute_force(net: BayesNet, seed: int) -> None:
+    """Small first calls of a default engine run on the host (no JAX program): still exact,
+    per CPT draw too."""
+    rows = 3
+    liks, codes, soft, other, draws = two_draw_case(net, seed, rows)
     eng = Engine.from_draws(net, draws, dtype=np.float64)
     m = eng.marginals(codes, soft=soft, on_impossible="nan")
     lp = eng.log_prob(codes, soft=soft)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_infer_exact import oracle, random_liks
+from test_infer_exact import oracle, two_draw_case
 
 import bnlab
 from bnlab import BayesNet
@@ -60,15 +60,8 @@ def polytrees(draw: st.DrawFn, max_vars: int = 8) -> BayesNet:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=polytrees(), seed=st.integers(0, 2**31 - 1))
 def test_lbp_is_exact_on_polytrees_per_draw(net: BayesNet, seed: int) -> None:
-    rng = np.random.default_rng(seed)
     rows = 3
-    liks = random_liks(net, rng, rows)
-    codes = np.full((rows, len(net.variables)), -1, dtype=np.int32)
-    soft = dict(zip(net.variables, liks, strict=True))
-    other = {
-        v: rng.dirichlet(np.ones(net.cards[v]), size=net.cpt(v).shape[:-1]) for v in net.variables
-    }
-    draws = {v: np.stack([net.cpt(v), other[v]]) for v in net.variables}
+    liks, codes, soft, other, draws = two_draw_case(net, seed, rows)
     eng = Engine.from_draws(net, draws, dtype=np.float64, method="lbp", tol=1e-13, damping=0.0)
     m = eng.marginals(codes, soft=soft, on_impossible="nan")
     lp = eng.log_prob(codes, soft=soft)
