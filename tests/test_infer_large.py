@@ -1,8 +1,7 @@
 """Large-network inference: segmented execution, budgets, importance sampling.
 
-Fast tests use the shipped small networks; the pyAgrum agreement on pigs (441 variables,
-segmented) is marked ``slow``. diabetes (413 variables, 21 states, the same segmented path)
-is compared with pyAgrum by ``benchmarks/inference.py --large`` (its max abs diff column).
+Fast tests use the shipped small networks; the pyAgrum agreement on pigs and diabetes
+(400+ variables, segmented) is marked ``slow``.
 """
 
 from __future__ import annotations
@@ -204,7 +203,7 @@ def test_importance_intervals(alarm: bnlab.BayesNet) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["pigs"])
+@pytest.mark.parametrize("name", ["pigs", "diabetes"])
 def test_large_networks_agree_with_pyagrum(name: str) -> None:
     net = bnlab.read_network(network_path(name))
     eng = Engine(net)
