@@ -49,7 +49,7 @@ test-fast: env browser
 # run on one worker and the server starts once; tests/conftest.py orders the tests by the
 # `expected_s` of their slow marker, longest first, so no long test starts last
 slow: env
-	$(UV) run --frozen pytest -m slow -q -n 2 --dist loadgroup
+	$(UV) run --frozen pytest -m slow -q -n 2 --dist loadgroup --durations=15
 
 # the committed dvc.lock must match the code and config (a fresh clone's `make run` then
 # finds nothing to change in git)

@@ -112,5 +112,10 @@ def test_single_run_console_script_tracks_into_the_embedded_store(tmp_path: Path
     (run_dir,) = (tmp_path / "experiments" / "default" / "runs").iterdir()
     assert (run_dir / "posterior.nc").is_file() and (run_dir / ".hydra" / "config.yaml").is_file()
     client = _client(store_uri(None, tmp_path))
-    (run,) = client.search_runs([client.get_experiment_by_name("bnlab").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("bnlab").experiment_id])
+    # the experiment's run, and (the gate passed) the registration run of its export
+    (run,) = [r for r in runs if "bnlab.output" in r.data.tags]
     assert run.info.status == "FINISHED" and run.data.tags["bnlab.output"] == str(run_dir)
+    (export,) = [r for r in runs if r.info.run_name.startswith("export-")]
+    assert export.info.status == "FINISHED" and len(runs) == 2
+    assert "bnlab: registered " in done.stdout and "(alias challenger)" in done.stdout
