@@ -448,8 +448,6 @@ class Engine:
 
         if self.method == "importance":
             return ImportanceRunner(self.plan, what, draws, self.samples, self.seed)
-        if self.method == "lbp":
-            return LBPRunner(self.plan, what, draws, self.lbp_options)
         if self.mode == "segmented" and what == "mpe":
             return jitted(self.plan, what, draws, False, 1)  # op by op: no compile
         return jitted(self.plan, what, draws, self.jit, n_dev)

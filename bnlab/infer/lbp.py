@@ -58,6 +58,33 @@ def factor_graph(plan: Plan) -> FactorGraph:
     return FactorGraph(scopes, tuple(tuple(a) for a in around))
 
 
+@cache
+def message_equations(plan: Plan, draws: bool) -> tuple[tuple[str, ...], ...]:
+    """The einsum of every factor-to-variable message, per factor and slot.
+
+    ``""`` marks a root's prior, which takes no incoming message. Built once per plan,
+    not once per iteration.
+    """
+    f_lead, m_lead = ("Z", "ZY") if draws else ("", "Y")
+    out = []
+    for scope in factor_graph(plan).scopes:
+        idx = LETTERS[: len(scope)]
+        out.append(
+            tuple(
+                f_lead
+                + idx
+                + "".join("," + m_lead + c for c in idx if c != idx[k])
+                + "->"
+                + m_lead
+                + idx[k]
+                if len(scope) > 1
+                else ""
+                for k in range(len(scope))
+            )  # fmt: skip
+        )
+    return tuple(out)
+
+
 def _normalised(x: NDArray[np.float64]) -> NDArray[np.float64]:
     s = x.sum(axis=-1, keepdims=True)
     out: NDArray[np.float64] = np.divide(x, s, out=np.zeros_like(x), where=s > 0)
@@ -130,6 +157,7 @@ def belief_propagation(
     lead: tuple[int, ...] = (psi[0].shape[0], rows) if draws else (rows,)
     f_lead, m_lead = ("Z", "ZY") if draws else ("", "Y")
     card = plan.cards
+    equations = message_equations(plan, draws)
     # factor -> variable messages, uniform to start
     to_var = [[np.full((*lead, card[v]), 1.0 / card[v]) for v in s] for s in graph.scopes]
     to_fac = [[np.empty(0) for _ in s] for s in graph.scopes]
@@ -144,18 +172,13 @@ def belief_propagation(
                 to_fac[f][k] = _normalised(msg)
         change = np.zeros(lead)
         for f, scope in enumerate(graph.scopes):
-            idx = LETTERS[: len(scope)]
-            for k in range(len(scope)):
-                others = [j for j in range(len(scope)) if j != k]
-                if not others:  # a root's prior: the same message for every row
+            for k, equation in enumerate(equations[f]):
+                if not equation:  # a root's prior: the same message for every row
                     table = psi[f][:, None] if draws else psi[f][None]
                     computed = np.broadcast_to(table, (*lead, card[scope[k]]))
                 else:
-                    equation = (
-                        f_lead + idx + "".join("," + m_lead + idx[j] for j in others)
-                        + "->" + m_lead + idx[k]
-                    )  # fmt: skip
-                    computed = contract(equation, psi[f], *[to_fac[f][j] for j in others])
+                    others = [m for j, m in enumerate(to_fac[f]) if j != k]
+                    computed = contract(equation, psi[f], *others)
                 new = _normalised(computed)
                 new = (1.0 - damping) * new + damping * to_var[f][k]
                 change = np.maximum(change, np.abs(new - to_var[f][k]).max(axis=-1))
