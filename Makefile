@@ -20,7 +20,9 @@ run: env
 	$(UV) run --frozen dvc metrics show
 	@echo "report:  reports/default/index.html"
 	@echo "metrics: experiments/default/metrics.json   verdict: experiments/default/verdict.json"
-	@echo "export:  experiments/default/export.json    (registry: mlflow.db, model bnlab-alarm@challenger)"
+	@echo "export:  experiments/default/export.json"
+	@if [ -f mlflow.db ]; then echo "registry: mlflow.db (model bnlab-alarm@challenger)"; \
+	  else echo "registry: none in this clone yet; \`uv run dvc repro -f export\` registers bnlab-alarm"; fi
 
 # a first look without the pipeline: sample ALARM, fit, print CPT entries with intervals
 quickstart: env

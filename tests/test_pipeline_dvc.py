@@ -149,6 +149,10 @@ def test_dvc_repro_exp_run_metrics_and_plots(tmp_path: Path) -> None:
 
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-q", "-m", "run"], repo)
+    # every output is committed (cache: false): a fresh clone has nothing to rerun
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert json.loads(dvc("status", "--json", cwd=clone).stdout or "{}") == {}
 
     # prior.ess only: fit and what follows rerun (a new version), prepare and learn do not
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -208,12 +212,17 @@ def test_dvc_repro_exp_run_metrics_and_plots(tmp_path: Path) -> None:
     html = dvc("plots", "show", "-o", str(tmp_path / "plots"), cwd=repo)
     assert (tmp_path / "plots" / "index.html").is_file(), html.stdout
 
-    # the local default remote works out of the box
+    # the local default remote works out of the box for a data file of the user's own
+    # (`dvc add`, as dvc.yaml advises; the pipeline's outputs live in git, cache: false)
+    own = repo / "data" / "own.csv"
+    own.parent.mkdir(exist_ok=True)
+    own.write_text("a,b\nx,y\n")
+    dvc("add", "data/own.csv", cwd=repo)
     dvc("push", cwd=repo)
     shutil.rmtree(repo / ".dvc" / "cache")
-    (out / "posterior.nc").unlink()
+    own.unlink()
     dvc("pull", cwd=repo)
-    assert (out / "posterior.nc").is_file()
+    assert own.read_text() == "a,b\nx,y\n"
 
     # a forced rerun (prepare to evaluate) with one JAX CPU device instead of the default
     # writes the same bytes: no summation order, chunking or device split leaks into the
