@@ -16,22 +16,23 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from bnlab.codes import ExtraColumnsWarning, check_codes, code_dtype, codes_with_structure
 from bnlab.errors import DataError
+
+__all__ = [
+    "MISSING",
+    "ExtraColumnsWarning",
+    "check_codes",
+    "code_dtype",
+    "decode",
+    "encode",
+    "infer_structure",
+    "missing_rate",
+    "prepare_data",
+]
 from bnlab.network import BayesNet, Structure, as_structure
 
 MISSING = -1
-
-
-class ExtraColumnsWarning(UserWarning):
-    """Columns in the data that are not variables of the structure (they are ignored)."""
-
-
-def code_dtype(max_card: int) -> np.dtype[np.signedinteger]:
-    """Smallest signed integer dtype whose range holds states ``0..max_card-1`` and -1."""
-    for dt in (np.int8, np.int16, np.int32):
-        if max_card - 1 <= np.iinfo(dt).max:
-            return np.dtype(dt)
-    return np.dtype(np.int64)
 
 
 def _describe_rows(rows: NDArray[np.intp], index: pd.Index) -> str:
@@ -141,24 +142,6 @@ def encode(data: pd.DataFrame, structure: Structure | BayesNet) -> NDArray[np.si
     return out
 
 
-def check_codes(codes: NDArray[np.integer], structure: Structure | BayesNet) -> NDArray[np.integer]:
-    """``codes`` as an array, checked to be ``(rows, variables)`` in ``structure.variables`` order.
-
-    Raises
-    ------
-    DataError
-        If ``codes`` is not a 2-D array with one column per variable.
-    """
-    s = as_structure(structure)
-    arr = np.asarray(codes)
-    if arr.ndim != 2 or arr.shape[1] != len(s.variables):
-        raise DataError(
-            f"codes have shape {arr.shape}; expected (rows, {len(s.variables)}) with columns "
-            "in structure.variables order (see bnlab.encode)."
-        )
-    return arr
-
-
 def decode(codes: NDArray[np.integer], structure: Structure | BayesNet) -> pd.DataFrame:
     """Turn integer codes (``-1`` = missing) back into a DataFrame of Categoricals.
 
@@ -265,12 +248,12 @@ def prepare_data(
         if not isinstance(data, pd.DataFrame):
             raise DataError("integer codes need `structure=` to give the variables and states.")
         base = infer_structure(data)
+    elif not isinstance(data, pd.DataFrame):
+        return codes_with_structure(data, structure)
     else:
         s = as_structure(structure)
         base = Structure(s.variables, s.states, {})
-    codes: NDArray[np.integer] = (
-        encode(data, base) if isinstance(data, pd.DataFrame) else check_codes(data, base)
-    )
+    codes: NDArray[np.integer] = encode(data, base)
     if codes.shape[0] == 0:
         raise DataError("the data have no rows; counting needs data.")
     return base, codes

@@ -40,8 +40,8 @@ from numpy.typing import NDArray
 from scipy.special import gammaln, logsumexp
 from scipy.stats import norm
 
+from bnlab.codes import code_dtype
 from bnlab.counts import family_counts, flat_family_index
-from bnlab.data import code_dtype
 from bnlab.errors import BNError
 from bnlab.network import Structure
 from bnlab.posterior import Posterior

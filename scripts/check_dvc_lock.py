@@ -1,5 +1,6 @@
-"""Fail unless `dvc repro` would find nothing to do: the committed dvc.lock matches the code,
-conf/, params.yaml and the committed outputs.
+"""Fail unless `dvc repro` would find nothing to do.
+
+The committed dvc.lock must match the code, conf/, params.yaml and the committed outputs.
 
 Every pipeline output is `cache: false` and committed to git, so on a fresh clone `dvc status`
 must report nothing at all: a changed command or parameter, a modified dependency, and a
@@ -38,7 +39,8 @@ def main() -> int:
         return done.returncode
     status: dict[str, list[object]] = json.loads(done.stdout or "{}")
     for stage, entries in status.items():
-        print(f"dvc.lock is stale: stage {stage!r}: {'; '.join(describe(entries))}", file=sys.stderr)
+        said = "; ".join(describe(entries))
+        print(f"dvc.lock is stale: stage {stage!r}: {said}", file=sys.stderr)
     if status:
         print(
             "run `uv run dvc repro` and commit dvc.lock with the outputs (they are in git).",

@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "model",
         (
             "bnlab.network",
+            "bnlab.codes",
             "bnlab.dirichlet",
             "bnlab.priors",
             "bnlab.data",

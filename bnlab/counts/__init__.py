@@ -1,6 +1,7 @@
 """Counting: every table bnlab learns from, in memory, from Parquet, or on Dask.
 
 :mod:`bnlab.counts.memory` counts integer codes in memory (family tables, distinct rows);
+:mod:`bnlab.counts.csv_file` reads a CSV file of categories into codes without pandas;
 :func:`counts_source` (:mod:`bnlab.counts.sources`) is the one dispatcher that turns data
 — codes, a DataFrame, Parquet files, a Dask DataFrame — into a :class:`CountsSource` that
 answers batches of table requests in one pass. The conjugate fit, structure search, the
@@ -35,9 +36,11 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "partitioned_counts",
     ),
     "bnlab.counts.dask": ("DaskCounts", "DaskFrameCounts"),
+    "bnlab.counts.csv_file": ("read_csv_codes",),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from bnlab.counts.csv_file import read_csv_codes as read_csv_codes
     from bnlab.counts.dask import DaskCounts as DaskCounts
     from bnlab.counts.dask import DaskFrameCounts as DaskFrameCounts
     from bnlab.counts.sources import ArrayCounts as ArrayCounts

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from bnlab.data import check_codes
+from bnlab.codes import check_codes
 from bnlab.errors import DataError
 from bnlab.network import BayesNet, Structure, as_structure
 

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from bnlab.codes import code_dtype
 from bnlab.counts.memory import count_families, unique_rows
-from bnlab.data import code_dtype
 from bnlab.errors import DataError
 from bnlab.network import BayesNet, Structure, as_structure
 

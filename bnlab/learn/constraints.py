@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 
 from bnlab.errors import StructureError
@@ -310,6 +309,8 @@ def load_structure_config(path: str | Path) -> dict[str, Any]:
     ConstraintError
         If the file is not a YAML mapping, has unknown keys, or malformed edges.
     """
+    import yaml  # only here: learning without a config file does not load it
+
     p = Path(path)
     try:
         spec = yaml.safe_load(p.read_text(encoding="utf-8"))

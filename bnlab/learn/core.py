@@ -7,29 +7,35 @@ search requests the tables of the candidate families of each move in one batch.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
-from bnlab.counts.parquet import PathSource
-from bnlab.counts.sources import CountsSource, counts_source, is_partitioned
-from bnlab.data import prepare_data
+from bnlab.codes import codes_with_structure
+from bnlab.counts.csv_file import is_csv_path, read_csv_codes
 from bnlab.errors import DataError, StructureError
 from bnlab.learn.constraints import ConstraintError, Constraints, Edge, structure_config_from_dict
 from bnlab.learn.scores import FamilyScorer, check_score
 from bnlab.learn.search import Scorer, greedy_search
-from bnlab.learn.source_scorer import SourceScorer
 from bnlab.network import BayesNet, Structure, as_structure
+
+if TYPE_CHECKING:  # pandas and pyarrow load only for the data that need them
+    import pandas as pd
+
+    from bnlab.counts.parquet import PathSource
+    from bnlab.counts.sources import CountsSource
 
 METHODS = ("hc", "tabu", "pc")
 
 #: Data structure learning takes: in memory, or a counts source / Parquet location.
-type LearnData = pd.DataFrame | NDArray[np.integer] | CountsSource | PathSource
+type LearnData = (
+    pd.DataFrame | NDArray[np.integer] | str | os.PathLike[str] | CountsSource | PathSource
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,10 @@ def as_source(data: Any, structure: Structure | BayesNet | None) -> CountsSource
     Parquet paths are streamed in this process; pass a
     :class:`~bnlab.counts.dask.DaskCounts` to count on a cluster.
     """
-    if not is_partitioned(data):
+    if not _is_partitioned(data):
         return None
+    from bnlab.counts.sources import counts_source
+
     source = counts_source(data, structure)
     if structure is not None and list(as_structure(structure).variables) != list(
         source.structure.variables
@@ -98,15 +106,27 @@ def _scorer(
     ess: float,
     weights: NDArray[np.floating] | None = None,
 ) -> tuple[Structure, Scorer, int, NDArray[np.integer] | None]:
-    """``(empty structure, scorer, rows, codes)``; ``codes`` is ``None`` for partitioned data."""
-    source = as_source(data, structure)
-    if source is not None:
-        if weights is not None:
-            raise StructureError(
-                "row weights need the data in memory; a counts source has no rows to weigh."
-            )
-        return source.structure, SourceScorer(source, score, ess), source.n_rows, None
-    base, codes = prepare_data(data, structure)
+    """``(empty structure, scorer, rows, codes)``; ``codes`` is ``None`` for partitioned data.
+
+    Codes with a structure and CSV files are read without pandas or pyarrow.
+    """
+    if isinstance(data, np.ndarray) and structure is not None:
+        base, codes = codes_with_structure(data, structure)
+    elif is_csv_path(data):
+        base, codes = read_csv_codes(data, structure)
+    else:
+        source = as_source(data, structure)
+        if source is not None:
+            from bnlab.learn.source_scorer import SourceScorer
+
+            if weights is not None:
+                raise StructureError(
+                    "row weights need the data in memory; a counts source has no rows to weigh."
+                )
+            return source.structure, SourceScorer(source, score, ess), source.n_rows, None
+        from bnlab.data import prepare_data
+
+        base, codes = prepare_data(data, structure)
     cards = [base.cards[v] for v in base.variables]
     scorer = FamilyScorer(
         codes, cards, score, ess, weights=weights, engine=counting_engine(codes.shape)
@@ -145,6 +165,27 @@ def _start_edges(start: Any, variables: Sequence[str]) -> tuple[Edge, ...] | Non
     return Constraints.from_dict({"start": list(start)}, "start").start
 
 
+def _in_memory(data: Any) -> bool:
+    """Codes or a CSV file: data the counts sources (and pyarrow) are not loaded for."""
+    return isinstance(data, np.ndarray) or is_csv_path(data)
+
+
+def _is_counts_source(data: Any) -> bool:
+    if _in_memory(data):
+        return False
+    from bnlab.counts.sources import CountsSource
+
+    return isinstance(data, CountsSource)
+
+
+def _is_partitioned(data: Any) -> bool:
+    if _in_memory(data):
+        return False
+    from bnlab.counts.sources import is_partitioned
+
+    return is_partitioned(data)
+
+
 def structure_score(
     structure: Structure | BayesNet,
     data: LearnData,
@@ -167,7 +208,7 @@ def local_scores(
     s = as_structure(structure)
     name = check_score(score, ess)
     # a counts source keeps its own variable order; everything else is read with ``s``'s
-    base, sc, _, _ = _scorer(data, None if isinstance(data, CountsSource) else s, name, ess)
+    base, sc, _, _ = _scorer(data, None if _is_counts_source(data) else s, name, ess)
     absent = [v for v in s.variables if v not in base.index or base.states[v] != tuple(s.states[v])]
     if absent:
         raise DataError(
@@ -255,7 +296,10 @@ def learn_structure(
     ----------
     data
         DataFrame with one column per variable (Categorical columns give the states; NaN is
-        missing), integer codes ``(rows, variables)`` with ``structure``, or partitioned
+        missing), integer codes ``(rows, variables)`` with ``structure``, a CSV file
+        (``.csv``/``.csv.gz``, read without pandas: each column's states are its distinct
+        texts, sorted, as :func:`bnlab.counts.csv_file.read_csv_codes` reads them; with
+        ``schema``, read by pandas and encoded by the schema), or partitioned
         data (``hc``/``tabu`` only): a Parquet folder, glob or list of files (streamed in
         this process) or a :class:`bnlab.counts.sources.CountsSource` such as
         :class:`~bnlab.counts.sources.DaskCounts`. Partitioned data give the same graph and
@@ -314,14 +358,19 @@ def learn_structure(
     >>> structure = bnlab.learn_structure(df, score="bic", method="hc")  # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    from bnlab.schema import as_categorical
+    if schema is not None:
+        from bnlab.schema import as_categorical
 
-    data, _ = as_categorical(data, schema)
+        if is_csv_path(data):
+            import pandas as pd
+
+            data = pd.read_csv(data, keep_default_na=True)  # numbers as numbers, for the schema
+        data, _ = as_categorical(data, schema)
     method_name = str(method).lower()
     if method_name not in METHODS:
         raise StructureError(f"unknown method {method!r}; choose one of {list(METHODS)}.")
     name = check_score(score, ess)
-    if method_name == "pc" and is_partitioned(data):
+    if method_name == "pc" and _is_partitioned(data):
         raise StructureError(
             "method='pc' needs the data in memory; use method='hc' or 'tabu' on partitioned "
             "data, or read the rows into a DataFrame."

@@ -17,16 +17,53 @@ moves back and forth and random restarts revisit families for free.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from bnlab.learn.scores import FamilyScorer
-from bnlab.learn.source_scorer import SourceScorer
 
-#: What the search scores with: in-memory codes or a counts source.
-Scorer = FamilyScorer | SourceScorer
+class Scorer(Protocol):
+    """What the search scores with: local scores of families over ``p`` variables.
+
+    :class:`bnlab.learn.scores.FamilyScorer` (codes in memory) and
+    :class:`bnlab.learn.source_scorer.SourceScorer` (a counts source) implement it.
+    """
+
+    p: int
+    #: whether :meth:`prefetch` counts announced families in one pass (worth announcing)
+    batches_requests: bool
+    #: families counted from the data so far
+    n_counted: int
+
+    def score(self, child: int, parents: Sequence[int]) -> float:
+        """Local score of ``child`` given ``parents``."""
+        ...
+
+    def score_sets(self, child: int, sets: Sequence[Sequence[int]]) -> NDArray[np.float64]:
+        """Local scores of ``child`` given each parent set of ``sets``."""
+        ...
+
+    def add_scores(
+        self, child: int, parents: Sequence[int], candidates: NDArray[np.integer]
+    ) -> NDArray[np.float64]:
+        """Local scores of ``child`` given ``parents + {x}`` for each ``x`` in ``candidates``."""
+        ...
+
+    def dropped(self, child: int, parents: Sequence[int]) -> int:
+        """Rows left out of the family for missing values."""
+        ...
+
+    def prefetch(self, requests: Sequence[tuple[int, tuple[int, ...]]]) -> None:
+        """Announce the ``(child, parents)`` families the next scoring calls need."""
+        ...
+
+    def precompute_pairs(self) -> None:
+        """Score every empty and one-parent family (the first columns of an empty graph)."""
+        ...
+
 
 _NEG = -np.inf
 # score differences closer than this are ties (rounding noise is ~1e-10)
@@ -54,7 +91,7 @@ def reachability(adj: NDArray[np.bool_]) -> NDArray[np.bool_]:
 
 
 class _Search:
-    """Mutable search state over one :class:`FamilyScorer` (internal)."""
+    """Mutable search state over one :class:`Scorer` (internal)."""
 
     def __init__(
         self,

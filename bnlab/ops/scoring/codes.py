@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from bnlab.data import code_dtype
+from bnlab.codes import code_dtype
 from bnlab.errors import DataError
 from bnlab.network import Structure
 
