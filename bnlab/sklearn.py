@@ -44,7 +44,11 @@ class BNClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         mutual-information tree over features and class, rooted at the class) or
         ``"learned"`` (score-based search, see :func:`bnlab.learn_structure`).
     prior, ess
-        Dirichlet prior of the CPTs (see :func:`bnlab.fit`).
+        Dirichlet prior of the CPTs (see :func:`bnlab.fit`). ``ess="auto"`` (the default)
+        picks BDeu's equivalent sample size from 0.1 to 1,000 by the exact leave-one-out
+        log loss of the class on the training rows (:func:`bnlab.evaluate.loo.best_ess`; a
+        closed form, no refits): the data decide how strongly to smooth. ``"k2"`` and
+        ``"uniform"`` priors have no ESS.
     max_states
         Most distinct values a column keeps as states; numeric columns above it are binned.
     discretize
@@ -72,6 +76,11 @@ class BNClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         The fitted :class:`bnlab.Posterior` (its ``attrs["schema"]`` holds the schema).
     structure_
         The network structure.
+    ess_
+        The equivalent sample size fitted with (``ess``, or the one ``"auto"`` chose).
+    loo_log_loss_
+        ``ess="auto"`` only: the leave-one-out log loss of every ESS tried
+        (:data:`bnlab.evaluate.loo.ESS_GRID`).
 
     Examples
     --------
@@ -85,7 +94,7 @@ class BNClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self,
         structure: str = "naive_bayes",
         prior: str = "bdeu",
-        ess: float = 1.0,
+        ess: float | str = "auto",
         max_states: int = 20,
         discretize: str = "quantile",
         n_bins: int = 5,
@@ -198,14 +207,33 @@ class BNClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             parents = classifier_parents(codes, names, target, self.structure)
         # Structure orders variables topologically: codes follow that order
         self.structure_ = Structure(names, self.schema_.states, parents)
+        self.ess_ = self._choose_ess(codes, names, parents)
         order = [names.index(v) for v in self.structure_.variables]
         self.posterior_ = fit_posterior(
-            self.structure_, codes[:, order], prior=self.prior, ess=self.ess
+            self.structure_, codes[:, order], prior=self.prior, ess=self.ess_
         )
         self.posterior_.attrs["schema"] = self.schema_.to_dict()
         self.posterior_.attrs["target"] = target
         self._mean_cpts = {v: np.asarray(c) for v, c in self.posterior_.mean().cpts.items()}
         return self
+
+    def _choose_ess(
+        self, codes: NDArray[np.integer], names: list[str], parents: dict[str, Any]
+    ) -> float:
+        """``ess``, or for ``"auto"`` the ESS of least leave-one-out class log loss."""
+        if not isinstance(self.ess, str):
+            return float(self.ess)
+        if self.ess != "auto":
+            raise BNError(f"ess={self.ess!r}: give a positive number or 'auto'.")
+        if self.prior != "bdeu" or len(codes) < 2:
+            return 1.0  # a K2 or uniform prior has no ESS; one row has nothing to leave out
+        from bnlab.evaluate.loo import best_ess
+
+        idx = {n: i for i, n in enumerate(names)}
+        by_column = {idx[v]: [idx[p] for p in parents.get(v, ())] for v in names}
+        cards = [len(self.schema_.states[v]) for v in names]
+        ess, self.loo_log_loss_ = best_ess(codes, cards, by_column, idx[self.target_])
+        return ess
 
     # -- pickling (sklearn's convention for estimators; bnlab's own files never pickle) --
     def __getstate__(self) -> dict[str, Any]:
