@@ -89,12 +89,10 @@ def read_csv_columns(path: str | os.PathLike[str]) -> tuple[list[str], list[Sequ
 
 def _text_codes(texts: Sequence[str]) -> tuple[list[str], NDArray[np.intp]]:
     """Sorted distinct non-missing texts, and each row's index among them (-1: missing)."""
-    values = np.asarray(texts, dtype=str)
-    missing = np.isin(values, list(MISSING_TEXTS))
-    states, inverse = np.unique(values[~missing], return_inverse=True)
-    codes = np.full(values.shape[0], -1, dtype=np.intp)
-    codes[~missing] = inverse.ravel()
-    return [str(s) for s in states], codes
+    states = sorted(set(texts) - MISSING_TEXTS)  # code-point order, as numpy's and pandas'
+    index = {state: k for k, state in enumerate(states)}
+    codes = np.fromiter((index.get(t, -1) for t in texts), dtype=np.intp, count=len(texts))
+    return states, codes
 
 
 def read_csv_codes(
