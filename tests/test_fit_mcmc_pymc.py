@@ -91,7 +91,7 @@ def test_pymc_bad_sampler(asia: bnlab.BayesNet) -> None:
         fit(asia, df, backend="pymc", chain_method="vectorized")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(expected_s=35)
 def test_pymc_own_nuts_on_missing_data() -> None:
     s = bnlab.Structure(["A", "B"], {"A": ("0", "1"), "B": ("0", "1")}, {"B": ("A",)})
     rng = np.random.default_rng(5)

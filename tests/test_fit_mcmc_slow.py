@@ -52,7 +52,7 @@ def test_alarm_complete_data_matches_conjugate(backend: str) -> None:
     check_against_conjugate(post, exact)
 
 
-@pytest.mark.slow(expected_s=60)
+@pytest.mark.slow(expected_s=140)
 @pytest.mark.parametrize("missing", [0.0, 0.2])
 def test_simulation_based_calibration(missing: float) -> None:
     n_copies, n_rows = 150, 25

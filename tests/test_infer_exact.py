@@ -110,21 +110,25 @@ def test_kernels_match_brute_force(net: BayesNet, seed: int) -> None:
     check_kernels(net, seed)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(expected_s=200)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=networks(max_vars=10), seed=st.integers(0, 2**31 - 1))
 def test_kernels_match_brute_force_many(net: BayesNet, seed: int) -> None:
-    check_kernels(net, seed)
+    # the same kernels over many more structures; XLA's backend optimisation off makes each
+    # new program compile about a quarter faster (what the programs compute is unchanged;
+    # the default-level build is the one test_kernels_match_brute_force checks)
+    check_kernels(net, seed, {"xla_backend_optimization_level": 0})
 
 
-def check_kernels(net: BayesNet, seed: int) -> None:
+def check_kernels(net: BayesNet, seed: int, compiler_options: dict[str, Any] | None = None) -> None:
     rng = np.random.default_rng(seed)
     rows = 3
     liks = random_liks(net, rng, rows)
     plan = compile_plan(net)
     cpts = [jnp.asarray(net.cpt(v)) for v in net.variables]
+    args = (cpts, [jnp.asarray(x) for x in liks])
     both = jax.jit(lambda c, lk: (all_marginals(plan, c, lk), mpe(plan, c, lk)))
-    (z, margs), (codes, best) = both(cpts, [jnp.asarray(x) for x in liks])
+    (z, margs), (codes, best) = both.lower(*args).compile(compiler_options)(*args)
     for r in range(rows):
         ez, em, eb = oracle(net, [lk[r] for lk in liks])
         if not np.isfinite(ez):  # impossible row: flagged, never garbage

@@ -107,7 +107,7 @@ def test_monitor_scenarios_small(reference: tuple[bnlab.BayesNet, Monitor, pd.Da
     check_scenarios(4, reference)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(expected_s=40)
 def test_monitor_scenarios_50_batches(
     reference: tuple[bnlab.BayesNet, Monitor, pd.DataFrame],
 ) -> None:
