@@ -33,6 +33,17 @@ def asia_fit(asia: bnlab.BayesNet) -> tuple[bnlab.Posterior, bnlab.Posterior]:
     return asia_conjugate_pair(asia, "numpyro", chains=4, draws=400, tune=400)
 
 
+@pytest.mark.parametrize("chain_method", ["sequential", "parallel"])
+def test_other_chain_methods_match_conjugate(asia: bnlab.BayesNet, chain_method: str) -> None:
+    # the compiled init (bnlab.backends.numpyro_backend.compiled_init_nuts) serves every
+    # chain method: called once per chain (sequential) and inside NumPyro's pmap (parallel)
+    post, exact = asia_conjugate_pair(
+        asia, "numpyro", chains=2, draws=300, tune=300, chain_method=chain_method
+    )
+    assert post.stored_draws["dysp"].shape == (2, 300, 2, 2, 2)
+    check_against_conjugate(post, exact)
+
+
 def test_complete_data_matches_conjugate(asia_fit: tuple[bnlab.Posterior, bnlab.Posterior]) -> None:
     post, exact = asia_fit
     assert post.kind == "draws" and post.backend == "numpyro"
