@@ -35,9 +35,10 @@ def test_randomised_orders_are_exact(net: BayesNet, seed: int) -> None:
         plan = plan_mod.plan_from_steps(s, plan_mod._steps_in_order(s, order), "min-fill")
         summed = [ix for st_ in plan.steps for ix in st_.summed]
         assert sorted(summed) == list(range(len(net.variables)))  # each summed exactly once
-        z, margs = jax.jit(lambda c, lk, plan=plan: all_marginals(plan, c, lk))(
-            cpts, [jnp.asarray(x) for x in liks]
-        )
+        args = (cpts, [jnp.asarray(x) for x in liks])
+        kernel = jax.jit(lambda c, lk, plan=plan: all_marginals(plan, c, lk))
+        # what is checked is the plan; XLA's backend optimisation off compiles it faster
+        z, margs = kernel.lower(*args).compile({"xla_backend_optimization_level": 0})(*args)
         for r in range(2):
             ez, em, _ = oracle(net, [lk[r] for lk in liks])
             if not np.isfinite(ez):
