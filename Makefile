@@ -40,12 +40,11 @@ browser:
 	  || (sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null)
 
 # both cores: pytest-xdist spreads the tests over 2 workers, which share the persistent XLA
-# compilation cache that tests/conftest.py points JAX at; a module that starts a LocalCluster
-# or a server is one xdist_group (--dist loadgroup), so it starts once, on one worker. The `gpu` tests (the engine on a
+# compilation cache that tests/conftest.py points JAX at. The `gpu` tests (the engine on a
 # CUDA GPU against its CPU answer, tests/test_infer_gpu.py) run in this step only where a CUDA
 # build of jax sees a GPU; tests/conftest.py deselects them elsewhere (reported, not skipped)
 test-fast: env browser
-	$(UV) run --frozen pytest -m "not slow" -q -n 2 --dist loadgroup
+	$(UV) run --frozen pytest -m "not slow" -q -n 2
 
 # the slow step fails when it collects no test (pytest's exit code 5), like any other step.
 # --dist loadgroup: a module that starts a server gives its tests one xdist_group, so they

@@ -20,9 +20,6 @@ from bnlab.evaluate.audit import independence_audit
 from bnlab.learn import bootstrap_strength, learn_structure
 from tests.partition_helpers import local_cluster, write_parts
 
-# one worker runs the module, so its LocalCluster starts once (run with --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("dask-scale")
-
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:

@@ -17,9 +17,6 @@ import pytest
 
 import bnlab
 
-# one worker runs the module, so its LocalCluster starts once (run with --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("dask-scoring")
-
 TARGET = "lung"
 DRAWS, SEED = 40, 3
 
