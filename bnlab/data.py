@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from bnlab.codes import ExtraColumnsWarning, check_codes, code_dtype, codes_with_structure
 from bnlab.errors import DataError
+from bnlab.network import BayesNet, Structure, as_structure
 
 __all__ = [
     "MISSING",
@@ -30,7 +31,6 @@ __all__ = [
     "missing_rate",
     "prepare_data",
 ]
-from bnlab.network import BayesNet, Structure, as_structure
 
 MISSING = -1
 

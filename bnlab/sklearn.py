@@ -45,7 +45,7 @@ class BNClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         ``"learned"`` (score-based search, see :func:`bnlab.learn_structure`).
     prior, ess
         Dirichlet prior of the CPTs (see :func:`bnlab.fit`). ``ess="auto"`` (the default)
-        picks BDeu's equivalent sample size from 0.1 to 1,000 by the exact leave-one-out
+        picks BDeu's equivalent sample size from 1 to 1,000 by the exact leave-one-out
         log loss of the class on the training rows (:func:`bnlab.evaluate.loo.best_ess`; a
         closed form, no refits): the data decide how strongly to smooth. ``"k2"`` and
         ``"uniform"`` priors have no ESS.
@@ -207,7 +207,11 @@ class BNClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             parents = classifier_parents(codes, names, target, self.structure)
         # Structure orders variables topologically: codes follow that order
         self.structure_ = Structure(names, self.schema_.states, parents)
-        self.ess_ = self._choose_ess(codes, names, parents)
+        self.ess_, losses = self._choose_ess(codes, names)
+        if losses is not None:
+            self.loo_log_loss_ = losses
+        else:  # a refit with a fixed ESS keeps no losses of an earlier "auto" fit
+            self.__dict__.pop("loo_log_loss_", None)
         order = [names.index(v) for v in self.structure_.variables]
         self.posterior_ = fit_posterior(
             self.structure_, codes[:, order], prior=self.prior, ess=self.ess_
@@ -218,22 +222,25 @@ class BNClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def _choose_ess(
-        self, codes: NDArray[np.integer], names: list[str], parents: dict[str, Any]
-    ) -> float:
-        """``ess``, or for ``"auto"`` the ESS of least leave-one-out class log loss."""
+        self, codes: NDArray[np.integer], names: list[str]
+    ) -> tuple[float, NDArray[np.float64] | None]:
+        """``(ess, leave-one-out losses)``: as given, or the ``"auto"`` choice.
+
+        For ``"auto"``, the ESS of least leave-one-out class log loss (``codes`` in ``names``
+        order); the losses are ``None`` for a given ESS.
+        """
         if not isinstance(self.ess, str):
-            return float(self.ess)
+            return float(self.ess), None
         if self.ess != "auto":
             raise BNError(f"ess={self.ess!r}: give a positive number or 'auto'.")
         if self.prior != "bdeu" or len(codes) < 2:
-            return 1.0  # a K2 or uniform prior has no ESS; one row has nothing to leave out
+            return 1.0, None  # a K2 or uniform prior has no ESS; one row: nothing to leave out
         from bnlab.evaluate.loo import best_ess
 
+        s = self.structure_
         idx = {n: i for i, n in enumerate(names)}
-        by_column = {idx[v]: [idx[p] for p in parents.get(v, ())] for v in names}
-        cards = [len(self.schema_.states[v]) for v in names]
-        ess, self.loo_log_loss_ = best_ess(codes, cards, by_column, idx[self.target_])
-        return ess
+        by_column = {idx[v]: [idx[p] for p in s.parents[v]] for v in names}
+        return best_ess(codes, [s.cards[v] for v in names], by_column, idx[self.target_])
 
     # -- pickling (sklearn's convention for estimators; bnlab's own files never pickle) --
     def __getstate__(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import logsumexp
 
 #: ESS values :func:`best_ess` tries: 1 (BDeu's customary value) to 1,000, five per decade.
 #: Never below 1: on a few hundred rows the leave-one-out loss is too noisy to justify
@@ -73,7 +74,7 @@ def loo_log_loss(
             cell = cell * cards[u] + col
             if u != v:
                 pconf = pconf * cards[u] + col
-        counted = complete[:, None] & np.ones((1, k), bool)
+        counted = complete[:, None]  # (rows, 1): whether the row was counted in the family
         n_cell = np.bincount(cell[complete, y[complete]], minlength=q * r).astype(np.float64)
         n_parent = n_cell.reshape(q, r).sum(axis=1)
         # the row's own counts: its cell (and parent configuration) under its true class
@@ -84,9 +85,7 @@ def loo_log_loss(
         a = grid[:, None, None] / (q * r)
         term = np.log(loo_cell[None] + a) - np.log(loo_parent[None] + r * a)
         log_joint += np.where(counted[None], term, 0.0)
-    top = log_joint.max(axis=2, keepdims=True)
-    log_norm = np.log(np.exp(log_joint - top).sum(axis=2)) + top[..., 0]
-    log_p = log_joint[:, np.arange(n_rows), y] - log_norm
+    log_p = log_joint[:, np.arange(n_rows), y] - logsumexp(log_joint, axis=2)
     return np.asarray(-log_p.mean(axis=1))
 
 
