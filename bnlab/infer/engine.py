@@ -27,7 +27,13 @@ from bnlab.errors import BNError, EvidenceError, ImpossibleEvidenceError
 from bnlab.infer.budget import as_dict, host_call_s
 from bnlab.infer.eager import segmented
 from bnlab.infer.evidence import Evidence, encode_evidence, likelihoods, soft_evidence
-from bnlab.infer.intervals import delta_query, mc_interval, sampled_interval
+from bnlab.infer.intervals import (
+    DeltaParams,
+    delta_params,
+    delta_query,
+    mc_interval,
+    sampled_interval,
+)
 from bnlab.infer.layout import cpt_offsets, flatten_cpts
 from bnlab.infer.lbp import LBPOptions, LBPRunner
 from bnlab.infer.methods import ImportanceRunner, Progress, log, resolve
@@ -217,6 +223,7 @@ class Engine:
             self._draws_flat = np.maximum(flat, np.sqrt(np.finfo(self.dtype).tiny))
         self._device_cpts: dict[bool, Any] = {}
         self._relevant: dict[frozenset[str], Engine] = {}
+        self._delta_cache: DeltaParams | None = None
         #: the data schema stored with the posterior: raw numbers in evidence are binned
         self.schema = None
         if self.posterior is not None:
@@ -723,24 +730,32 @@ class Engine:
                 "method='delta' needs a Dirichlet posterior (Engine(post) with a conjugate "
                 "fit); use method='sample' otherwise."
             )
-        alpha: dict[str, Any] = dict(self.posterior.alpha)
-        mean_cpts = dict(self.network.cpts)
-        for name, state in (do or {}).items():
-            if name not in self.structure.states or str(state) not in self.structure.states[name]:
-                self._host_cpts({name: state}, False)  # raises the typed error
-            point = np.zeros(self.structure.family_shape(name))
-            point[..., self.structure.states[name].index(str(state))] = 1.0
-            mean_cpts[name] = point
-            alpha[name] = None  # an intervened CPT is fixed: no variance
-        plan = self.plan
-        return delta_query(
-            plan,
-            [np.asarray(mean_cpts[v], dtype=np.float64) for v in plan.variables],
-            [None if alpha[v] is None else np.asarray(alpha[v]) for v in plan.variables],
-            np.asarray(flat, dtype=np.float64),
-            j,
-            interval,
-            kind,
+        if do:
+            alpha: dict[str, Any] = dict(self.posterior.alpha)
+            mean_cpts = dict(self.network.cpts)
+            for name, state in do.items():
+                if (
+                    name not in self.structure.states
+                    or str(state) not in self.structure.states[name]
+                ):
+                    self._host_cpts({name: state}, False)  # raises the typed error
+                point = np.zeros(self.structure.family_shape(name))
+                point[..., self.structure.states[name].index(str(state))] = 1.0
+                mean_cpts[name] = point
+                alpha[name] = None  # an intervened CPT is fixed: no variance
+            params = self._delta_inputs(mean_cpts, alpha)
+        else:
+            if self._delta_cache is None:  # built once: a query is then two kernel calls
+                self._delta_cache = self._delta_inputs(self.network.cpts, self.posterior.alpha)
+            params = self._delta_cache
+        return delta_query(self.plan, params, np.asarray(flat, dtype=np.float64), j, interval, kind)
+
+    def _delta_inputs(self, mean_cpts: Mapping[str, Any], alpha: Mapping[str, Any]) -> DeltaParams:
+        variables = self.plan.variables
+        return delta_params(
+            self.plan,
+            [np.asarray(mean_cpts[v], dtype=np.float64) for v in variables],
+            [None if alpha[v] is None else np.asarray(alpha[v]) for v in variables],
         )
 
     def mpe(

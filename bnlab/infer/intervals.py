@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,36 +50,77 @@ def mc_interval(
 
 
 @cache
-def _delta_kernels(plan: Plan) -> tuple[Any, Any]:
-    """Jitted ``log P(e)`` per row and its per-row gradients w.r.t. every CPT, per plan.
+def _delta_kernel(plan: Plan) -> Any:
+    """Jitted per-row ``log P(e)`` and its gradient w.r.t. the flat CPT vector, per plan.
 
     Built once per plan (plans hash by identity): a new closure per call would be traced
-    and compiled again on every query.
+    and compiled again on every query. One call gives both (``value_and_grad``); the
+    gradient is one ``(rows, sum of CPT sizes)`` array, so the variance below is a few
+    array operations.
     """
     import jax
 
-    from bnlab.infer.run import log_evidence
+    from bnlab.infer.run import log_evidence, unflatten_cpts
 
-    def logz(c: list[Any], lk: Any) -> Any:
-        return log_evidence(plan, c, split_liks(plan, lk))
+    def one(flat: Any, lk: Any) -> Any:
+        return log_evidence(plan, unflatten_cpts(plan, flat), split_liks(plan, lk[None, :]))[0]
 
-    def one(c: list[Any], lk: Any) -> Any:
-        return log_evidence(plan, c, split_liks(plan, lk[None, :]))[0]
-
-    return jax.jit(logz), jax.jit(jax.vmap(jax.grad(one), in_axes=(None, 0)))
+    return jax.jit(jax.vmap(jax.value_and_grad(one), in_axes=(None, 0)))
 
 
-def _row_grads(plan: Plan, cpts: Sequence[Any], flat_liks: NDArray[Any]) -> list[Any]:
-    """Per-row gradients of ``log P(e_row)`` w.r.t. every CPT: list of ``(rows, *shape)``."""
+class DeltaParams(NamedTuple):
+    """What the delta method needs of a posterior, in the flat CPT layout of a plan.
+
+    ``mean`` is the flat posterior-mean CPT vector on the device; ``m`` the Dirichlet
+    means per entry, ``row_start`` the first entry of each CPT row, ``scale`` per CPT row
+    ``1 / (alpha_0 + 1)`` (zero for a fixed, intervened CPT).
+    """
+
+    mean: Any
+    m: NDArray[np.float64]
+    row_start: NDArray[np.intp]
+    scale: NDArray[np.float64]
+
+
+def delta_params(
+    plan: Plan,
+    mean_cpts: Sequence[NDArray[np.float64]],
+    alphas: Sequence[NDArray[np.float64] | None],
+) -> DeltaParams:
+    """:class:`DeltaParams` from the mean CPTs and Dirichlet parameters in plan order.
+
+    ``alphas[i]`` is ``None`` for a fixed CPT (no variance). Built once per engine: a query
+    then costs two kernel calls and a few array operations.
+    """
     import jax.numpy as jnp
 
-    return list(_delta_kernels(plan)[1](list(cpts), jnp.asarray(flat_liks)))
+    mean_flat = np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1) for c in mean_cpts])
+    starts, a0, m, weight = [], [], [], []
+    at = 0
+    for a, shape in zip(alphas, plan.cpt_shapes, strict=True):
+        n_rows, k = int(np.prod(shape[:-1])), shape[-1]
+        starts.append(at + k * np.arange(n_rows))
+        if a is None:
+            a0.append(np.ones(n_rows))
+            m.append(np.zeros(n_rows * k))
+            weight.append(np.zeros(n_rows))
+        else:
+            rows_a = np.asarray(a, dtype=np.float64).reshape(n_rows, k)
+            a0.append(rows_a.sum(axis=1))
+            m.append((rows_a / a0[-1][:, None]).reshape(-1))
+            weight.append(np.ones(n_rows))
+        at += n_rows * k
+    return DeltaParams(
+        mean=jnp.asarray(mean_flat),
+        m=np.concatenate(m),
+        row_start=np.concatenate(starts),
+        scale=np.concatenate(weight) / (np.concatenate(a0) + 1.0),
+    )
 
 
 def delta_query(
     plan: Plan,
-    mean_cpts: Sequence[NDArray[np.float64]],
-    alphas: Sequence[NDArray[np.float64] | None],
+    params: DeltaParams,
     flat_liks: NDArray[np.float64],
     target: int,
     interval: float,
@@ -87,8 +128,8 @@ def delta_query(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Delta-method mean, lower, upper of ``P(target=t | e)``, each ``(rows, card)``.
 
-    ``flat_liks`` is the flat ``(rows, sum(cards))`` likelihood array; ``alphas`` the
-    Dirichlet parameters per variable in plan order (``None``: a fixed CPT).
+    ``flat_liks`` is the flat ``(rows, sum(cards))`` likelihood array; ``params`` from
+    :func:`delta_params`.
     """
     import jax.numpy as jnp
 
@@ -100,24 +141,19 @@ def delta_query(
         keep = clamped[t, :, off + t].copy()
         clamped[t, :, off : off + card] = 0.0
         clamped[t, :, off + t] = keep
-    stacked = np.concatenate([flat_liks[None], clamped]).reshape((card + 1) * rows, -1)
-    cpts = [jnp.asarray(c) for c in mean_cpts]
-    logz = np.asarray(_delta_kernels(plan)[0](cpts, jnp.asarray(stacked)))
-    logz = logz.reshape(card + 1, rows)
-    q = np.exp(logz[1:] - logz[:1])  # (card, rows)
-    grads = _row_grads(plan, cpts, stacked)
-    var = np.zeros((card, rows))
-    for g, a in zip(grads, alphas, strict=True):
-        if a is None:  # a fixed (intervened) CPT
-            continue
-        g = np.asarray(g).reshape(card + 1, rows, *a.shape)
-        d = g[1:] - g[:1]  # d log q_t
-        a0 = a.sum(axis=-1, keepdims=True)
-        m = a / a0
-        gq = d * q.reshape(card, rows, *([1] * a.ndim))
-        quad = (m * gq**2).sum(-1) - (m * gq).sum(-1) ** 2  # (card, rows, *parent cards)
-        contrib = quad / (a0[..., 0] + 1.0)
-        var += contrib.reshape(card, rows, -1).sum(-1)
+    stacked = jnp.asarray(clamped.reshape(card * rows, -1))
+    logz, grads = _delta_kernel(plan)(params.mean, stacked)
+    logz_t = np.asarray(logz).reshape(card, rows)  # log P(t, e)
+    with np.errstate(invalid="ignore"):
+        q = np.exp(logz_t - np.logaddexp.reduce(logz_t, axis=0))  # (card, rows)
+    grads = np.asarray(grads).reshape(card, rows, -1)  # d log P(t, e)
+    # P(e) = sum_t P(t, e), so d log P(e) = sum_t q_t d log P(t, e): no pass for e alone
+    d_log_pe = np.einsum("tr,trx->rx", q, grads)
+    # g = d q_t / d theta = q_t * d log q_t; Var ~ sum over rows (m.g^2 - (m.g)^2) / (a0 + 1)
+    gq = (grads - d_log_pe[None]) * q[..., None]  # (card, rows, T)
+    first = np.add.reduceat(params.m * gq**2, params.row_start, axis=-1)
+    second = np.add.reduceat(params.m * gq, params.row_start, axis=-1)
+    var = ((first - second**2) * params.scale).sum(axis=-1)  # (card, rows)
     mean = q.T
     sd2 = np.maximum(var.T, 0.0)
     lower, upper = beta_interval(mean, sd2, interval, kind)

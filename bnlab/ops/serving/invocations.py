@@ -25,7 +25,7 @@ import pandas as pd
 
 from bnlab.errors import BNError, ImpossibleEvidenceError
 from bnlab.ops.serving.batcher import Batcher, DeadlineExceeded, QueueFull
-from bnlab.ops.serving.predict import BatchPredictor
+from bnlab.ops.serving.predict import BatchPredictor, EvidenceRows
 from bnlab.ops.serving.settings import ServeSettings
 
 Message = MutableMapping[str, Any]
@@ -87,8 +87,8 @@ def _cell(value: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
-def parse_body(body: bytes) -> tuple[pd.DataFrame, dict[str, Any] | None]:
-    """The evidence frame and params of an MLflow JSON scoring request.
+def parse_body(body: bytes) -> tuple[EvidenceRows, dict[str, Any] | None]:
+    """The evidence cells and params of an MLflow JSON scoring request.
 
     Raises
     ------
@@ -123,7 +123,14 @@ def parse_body(body: bytes) -> tuple[pd.DataFrame, dict[str, Any] | None]:
             rows = [[_cell(v) for v in row] for row in data["data"]]
             if any(len(r) != len(columns) for r in rows):
                 raise ValueError(f"every row of 'data' must have {len(columns)} values")
-            frame = pd.DataFrame(rows, columns=columns, dtype=object)
+            twice = (
+                []
+                if len(set(columns)) == len(columns)
+                else sorted({c for c in columns if columns.count(c) > 1})
+            )
+            if twice:
+                raise ValueError(f"column(s) {twice} appear more than once; send each once")
+            table = EvidenceRows(columns, rows)
         elif isinstance(data, dict):  # inputs/instances as {column: [values]}
             frame = pd.DataFrame(
                 {str(k): [_cell(v) for v in (vs if isinstance(vs, list) else [vs])]
@@ -136,13 +143,15 @@ def parse_body(body: bytes) -> tuple[pd.DataFrame, dict[str, Any] | None]:
             records = [{str(k): _cell(v) for k, v in r.items()} for r in data]
             frame = pd.DataFrame.from_records(records).astype(object)
             frame = frame.where(frame.notna(), None)
+        if fmts[0] != "dataframe_split":
+            table = EvidenceRows.from_frame(frame)
     except ValueError as err:
         raise RequestError(400, "BAD_REQUEST", f"cannot read the evidence: {err}.") from None
-    if len(frame) == 0:
+    if len(table) == 0:
         raise RequestError(
             400, "BAD_REQUEST", "the request holds no evidence rows; send one or more."
         )
-    return frame, params
+    return table, params
 
 
 def records(columns: dict[str, Any]) -> list[dict[str, Any]]:
@@ -174,15 +183,7 @@ class Invocations:
 
     def warm_up(self) -> None:
         """Answer one empty row per interval method, so that no request pays a compile."""
-        first = next(iter(self.predictor.model.network.variables))
-        frame = pd.DataFrame({first: pd.Series([None], dtype=object)})
-        posterior = self.predictor.model.posterior
-        methods = ["sampled"]
-        if posterior is not None and posterior.kind == "dirichlet":
-            methods.append("delta")
-        for method in methods:
-            prepared = self.predictor.prepare(frame, {"interval_method": method})
-            self.predictor.run(self.predictor.key(prepared), [prepared])
+        self.predictor.warm_up()
 
     def _observe(self, requests: int, rows: int, waits: Sequence[float]) -> None:
         self.metrics.batch_rows.observe(rows)
@@ -223,8 +224,8 @@ class Invocations:
             if err.status == 413:
                 reject.labels("too_large").inc()
             raise
-        frame, params = parse_body(body)
-        rows = len(frame)
+        table, params = parse_body(body)
+        rows = len(table)
         limit = self.settings.max_request_rows
         if rows > limit:
             reject.labels("too_large").inc()
@@ -235,7 +236,7 @@ class Invocations:
             )  # fmt: skip
         self.metrics.rows.inc(rows)
         try:
-            prepared = self.predictor.prepare(frame, params)
+            prepared = self.predictor.prepare(table, params)
         except BNError as err:
             self.metrics.prediction_errors.labels(type(err).__name__).inc()
             raise RequestError(400, "INVALID_PARAMETER_VALUE", str(err)) from None

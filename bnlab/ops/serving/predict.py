@@ -7,6 +7,14 @@ empty evidence — so a row's answer does not depend on what else was in its bat
 is computed in its own lanes; the shape is all that could move it). Batched answers are
 therefore *identical* to the answers the same server gives each request alone.
 
+Sampled intervals of a posterior with no zero entry are computed row by row from the
+requisite factors of the target alone (:mod:`bnlab.infer.requisite`: a few CPT slices per
+row instead of the whole network); rows whose requisite part is large, and models with zero
+entries, go to the engine. Either way a row's answer depends on that row alone.
+
+Evidence arrives as :class:`EvidenceRows` (the JSON cells, no DataFrame per request) and is
+encoded to state codes once, when the request is prepared.
+
 Intervals per request: ``interval_method="sampled"`` (equal-tailed over the posterior draws,
 as the pyfunc) or ``"delta"`` (the delta method at the posterior mean from the Dirichlet
 parameters, :func:`bnlab.infer.intervals.delta_query`: no draws, far cheaper; its mean is
@@ -17,6 +25,7 @@ the query at the posterior-mean CPTs). A model's default is its manifest's
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -28,17 +37,47 @@ from bnlab.errors import BNError, EvidenceError, ImpossibleEvidenceError
 #: Most rows one device gets per engine call (the engine's own cap can be lower).
 ROWS_PER_DEVICE = 32
 #: Evidence rows per delta-method call.
-DELTA_BLOCK = 32
+DELTA_BLOCK = 16
 
 Stats = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
 
 
+@dataclass(frozen=True)
+class EvidenceRows:
+    """Evidence cells as a request sent them: column names and rows (``None`` = unobserved).
+
+    Cells are the request's text (or any value a state's text is made from).
+    """
+
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> EvidenceRows:
+        """The cells of a DataFrame (NaN, None, NA: unobserved)."""
+        values = frame.to_numpy(dtype=object)
+        missing = pd.isna(values)
+        rows = [
+            [None if m else v for v, m in zip(row, miss, strict=True)]
+            for row, miss in zip(values.tolist(), missing.tolist(), strict=True)
+        ]
+        return cls([str(c) for c in frame.columns], rows)
+
+    def frame(self) -> pd.DataFrame:
+        """The cells as an object DataFrame."""
+        return pd.DataFrame(self.rows, columns=self.columns, dtype=object)
+
+
 class Prepared(NamedTuple):
-    """One validated request: its settings, interval method, evidence and raw params."""
+    """One validated request: settings, interval method, evidence (cells and codes), params."""
 
     request: Any
     method: str
-    evidence: pd.DataFrame
+    evidence: EvidenceRows
+    codes: NDArray[np.int32]
     params: Mapping[str, Any] | None
 
 
@@ -51,10 +90,11 @@ def _pad(flat: NDArray[Any], start: int, block: int) -> NDArray[Any]:
     return part
 
 
-def fixed_marginals(engine: Any, evidence: pd.DataFrame, names: Sequence[str]) -> dict[str, Any]:
+def fixed_marginals(engine: Any, codes: NDArray[np.int32], names: Sequence[str]) -> dict[str, Any]:
     """Marginals of ``names`` per evidence row, from engine calls of one fixed shape.
 
-    Returns ``{name: (draws, rows, states)}`` (or ``(rows, states)`` for a point network).
+    ``codes`` are ``(rows, variables)`` state codes, ``-1`` = unobserved. Returns
+    ``{name: (draws, rows, states)}`` (or ``(rows, states)`` for a point network).
 
     Raises
     ------
@@ -66,7 +106,7 @@ def fixed_marginals(engine: Any, evidence: pd.DataFrame, names: Sequence[str]) -
     from bnlab.infer.run import jitted
 
     draws = engine.n_draws is not None
-    flat = engine.likelihoods(evidence)
+    flat = engine.likelihoods(codes)
     n_dev = len(row_devices()) if engine.jit else 1
     per_dev = min(engine.chunk_rows("marginals"), MAX_CHUNK, ROWS_PER_DEVICE)
     block = per_dev * n_dev
@@ -94,7 +134,7 @@ def fixed_marginals(engine: Any, evidence: pd.DataFrame, names: Sequence[str]) -
     return out
 
 
-def fixed_delta(engine: Any, evidence: pd.DataFrame, target: str, interval: float) -> Stats:
+def fixed_delta(engine: Any, codes: NDArray[np.int32], target: str, interval: float) -> Stats:
     """Delta-method mean, lower, upper ``(rows, states)`` of a target, in fixed-shape calls.
 
     Raises
@@ -102,7 +142,7 @@ def fixed_delta(engine: Any, evidence: pd.DataFrame, target: str, interval: floa
     ImpossibleEvidenceError
         Rows of probability zero under the posterior-mean network.
     """
-    flat = np.asarray(engine.likelihoods(evidence), dtype=np.float64)
+    flat = np.asarray(engine.likelihoods(codes), dtype=np.float64)
     rows = flat.shape[0]
     parts: list[Stats] = []
     for start in range(0, rows, DELTA_BLOCK):
@@ -116,6 +156,47 @@ def fixed_delta(engine: Any, evidence: pd.DataFrame, target: str, interval: floa
     return mean, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
 
 
+def sampled_marginal(
+    engine: Any,
+    cpts: Mapping[str, NDArray[np.float64]] | None,
+    codes: NDArray[np.int32],
+    target: str,
+) -> NDArray[np.float64]:
+    """``P(target | row)`` per draw, ``(draws, rows, states)``: requisite factors, else engine.
+
+    ``cpts`` are the engine's CPT draws, draw axis last, when none has a zero entry
+    (``None``: every row goes to the engine). A row whose requisite contraction costs more
+    than the engine's padded block of all-marginals passes, or comes near underflow, is
+    answered by :func:`fixed_marginals`.
+
+    Raises
+    ------
+    ImpossibleEvidenceError
+        Rows of probability zero (under any draw), numbered within ``codes``.
+    """
+    from bnlab.infer.requisite import requisite_marginal
+
+    rows, card = codes.shape[0], engine.structure.cards[target]
+    out = np.empty((engine.n_draws, rows, card))
+    rest = list(range(rows))
+    if cpts is not None:
+        rest = []
+        # a row left to the engine costs a padded block of all-marginals passes
+        cap = 3.0 * engine.plan.flops * ROWS_PER_DEVICE
+        for r in range(rows):
+            p = requisite_marginal(engine.structure, cpts, codes[r], target, cap)
+            if p is None:
+                rest.append(r)
+            else:
+                out[:, r] = p
+    if rest:
+        try:
+            out[:, rest] = fixed_marginals(engine, codes[rest], [target])[target]
+        except ImpossibleEvidenceError as err:
+            raise ImpossibleEvidenceError([rest[r] for r in err.rows]) from None
+    return out
+
+
 class BatchPredictor:
     """Validate requests for a bnlab pyfunc, and answer batches of them.
 
@@ -126,19 +207,31 @@ class BatchPredictor:
     """
 
     def __init__(self, pyfunc: Any) -> None:
+        from bnlab.schema import schema_of
+
         self.pyfunc = pyfunc
         self.model = pyfunc.model
+        network = self.model.network
+        self.schema = schema_of(self.model.posterior) if self.model.posterior is not None else None
+        self._lookup = {v: {s: k for k, s in enumerate(st)} for v, st in network.states.items()}
+        # (engine, its float64 CPT draws or None): the last engine asked about
+        self._draws_of: tuple[Any, Mapping[str, NDArray[np.float64]] | None] | None = None
 
-    def prepare(self, frame: pd.DataFrame, params: Mapping[str, Any] | None) -> Prepared:
-        """Validate one request's params and columns.
+    def prepare(
+        self, evidence: EvidenceRows | pd.DataFrame, params: Mapping[str, Any] | None
+    ) -> Prepared:
+        """Validate one request's params and columns, and encode its evidence.
 
         Raises
         ------
         EvidenceError
-            Unknown params or columns, bad settings; the message names the fix.
+            Unknown params, columns or states, bad settings; the message names the fix.
         """
+        table = (
+            evidence if isinstance(evidence, EvidenceRows) else EvidenceRows.from_frame(evidence)
+        )
         states = self.model.network.states
-        unknown = [str(c) for c in frame.columns if c not in states]
+        unknown = [str(c) for c in table.columns if c not in states]
         if unknown:
             raise EvidenceError(
                 f"input column(s) {unknown} are not variables of the model; drop or rename "
@@ -152,7 +245,50 @@ class BatchPredictor:
                 "params: interval_method='delta' needs a Dirichlet (conjugate) posterior; "
                 "this model's posterior is sampled: use interval_method='sampled'."
             )
-        return Prepared(request, str(method), frame.reset_index(drop=True), params)
+        return Prepared(request, str(method), table, self._codes(table), params)
+
+    def _codes(self, table: EvidenceRows) -> NDArray[np.int32]:
+        """State codes ``(rows, variables)`` of the cells, ``-1`` = unobserved."""
+        from bnlab.infer.evidence import _state_code, encode_evidence
+
+        structure = self.model.network.structure
+        if self.schema is not None:  # raw values: the schema bins them first
+            from bnlab.schema import encode_evidence_frame
+
+            return encode_evidence(structure, encode_evidence_frame(self.schema, table.frame()))
+        out = np.full((len(table), len(structure.variables)), -1, dtype=np.int32)
+        for c, name in enumerate(table.columns):
+            j, lookup = structure.index[name], self._lookup[name]
+            for r, row in enumerate(table.rows):
+                value = row[c]
+                if value is None:
+                    continue
+                code = lookup.get(value) if isinstance(value, str) else None
+                out[r, j] = _state_code(structure, name, value, r) if code is None else code
+        return out
+
+    def warm_up(self) -> None:
+        """Compile every engine kernel a request can reach, so that none pays a compile.
+
+        An empty row is answered through each interval method the model offers, and the
+        engine's all-marginals program — the path of rows whose requisite part is large —
+        is compiled too.
+        """
+        import jax
+
+        first = next(iter(self.model.network.variables))
+        empty = EvidenceRows([first], [[None]])
+        posterior = self.model.posterior
+        methods = ["sampled"]
+        if posterior is not None and posterior.kind == "dirichlet":
+            methods.append("delta")
+        for method in methods:
+            prepared = self.prepare(empty, {"interval_method": method})
+            self.run(self.key(prepared), [prepared])
+        request = self.pyfunc._params(None)
+        with jax.enable_x64(True):
+            engine = self.pyfunc._engine(request.draws, request.seed)
+            fixed_marginals(engine, np.full((1, len(engine.structure.variables)), -1), [])
 
     @staticmethod
     def key(item: Prepared) -> Hashable:
@@ -188,36 +324,47 @@ class BatchPredictor:
 
     def _explained(self, item: Prepared) -> Any:
         try:
-            frame = self.pyfunc.predict(item.evidence, params=item.params)
+            frame = self.pyfunc.predict(item.evidence.frame(), params=item.params)
         except BNError as err:
             return err
         return {c: frame[c].to_numpy() for c in frame.columns}
 
+    def _requisite_cpts(self, engine: Any) -> Mapping[str, NDArray[np.float64]] | None:
+        """The engine's CPT draws, draw axis last, when none has a zero entry, else ``None``."""
+        from bnlab.infer.requisite import draws_last, strictly_positive
+
+        if self._draws_of is None or self._draws_of[0] is not engine:
+            cpts = draws_last(engine.cpt_arrays())
+            self._draws_of = (engine, cpts if strictly_positive(cpts) else None)
+        return self._draws_of[1]
+
     def _batch(self, items: Sequence[Prepared]) -> list[dict[str, NDArray[Any]]]:
         first = items[0].request
         targets, interval, method = first.targets, first.interval, items[0].method
-        evidence = (
-            items[0].evidence
-            if len(items) == 1
-            else pd.concat([i.evidence for i in items], ignore_index=True, sort=False)
-        )
+        codes = items[0].codes if len(items) == 1 else np.concatenate([i.codes for i in items])
         engine = self.pyfunc._engine(first.draws, first.seed)
         self.pyfunc.engine_calls += 1
-        observed = [t for t in targets if t in evidence.columns and evidence[t].notna().any()]
+        index = engine.structure.index
+        observed = [t for t in targets if (codes[:, index[t]] >= 0).any()]
         groups = [[t for t in targets if t not in observed]] + [[t] for t in observed]
         stats: dict[str, Stats] = {}
         for group in groups:
             if not group:
                 continue
-            rows = evidence.drop(columns=[t for t in group if t in evidence.columns])
+            rows = codes.copy()
+            rows[:, [index[t] for t in group]] = -1
             if method == "delta" and engine.n_draws is not None:
                 for t in group:
                     stats[t] = fixed_delta(engine, rows, t, interval)
                 continue
-            marg = fixed_marginals(engine, rows, group)
+            if engine.n_draws is None:
+                marg = fixed_marginals(engine, rows, group)
+                for t in group:
+                    stats[t] = (marg[t], marg[t], marg[t])
+                continue
+            cpts = self._requisite_cpts(engine)
             for t in group:
-                p = marg[t]
-                stats[t] = _sampled(p, interval) if p.ndim == 3 else (p, p, p)
+                stats[t] = _sampled(sampled_marginal(engine, cpts, rows, t), interval)
         columns: dict[str, NDArray[Any]] = {}
         for t in targets:
             mean, lower, upper = stats[t]
@@ -234,15 +381,14 @@ class BatchPredictor:
 
 
 def _sampled(p: NDArray[np.float64], interval: float) -> Stats:
-    """Mean and equal-tailed interval over the draw axis, row by row.
+    """Mean and equal-tailed interval over the draw axis of ``(draws, rows, states)``.
 
-    Computed per row so that a row's numbers do not depend on its neighbours in the batch
-    (numpy may order a reduction over a 3-d array differently for different shapes).
+    A row's numbers do not depend on its neighbours in the batch: the quantiles are order
+    statistics of each column and an elementwise interpolation, and the mean is taken row
+    by row (numpy may order a reduction over a 3-d array differently for other shapes).
     """
-    from bnlab.infer.intervals import sampled_interval
-
+    lower, upper = np.quantile(p, [(1 - interval) / 2, (1 + interval) / 2], axis=0)
     mean = np.empty(p.shape[1:])
-    lower, upper = np.empty_like(mean), np.empty_like(mean)
     for r in range(p.shape[1]):
-        mean[r], lower[r], upper[r] = sampled_interval(np.ascontiguousarray(p[:, r]), interval)
-    return mean, lower, upper
+        mean[r] = np.ascontiguousarray(p[:, r]).mean(axis=0)
+    return mean, np.asarray(lower), np.asarray(upper)
