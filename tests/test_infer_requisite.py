@@ -65,7 +65,7 @@ def brute_conditional(
     return np.array(out)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=positive_draws(), seed=st.integers(0, 2**31 - 1))
 def test_requisite_marginal_equals_brute_force(
     case: tuple[Structure, dict[str, np.ndarray]], seed: int
