@@ -224,6 +224,7 @@ class Engine:
         self._device_cpts: dict[bool, Any] = {}
         self._relevant: dict[frozenset[str], Engine] = {}
         self._delta_cache: DeltaParams | None = None
+        self._draws_last: dict[str, NDArray[np.float64]] | None = None
         #: the data schema stored with the posterior: raw numbers in evidence are binned
         self.schema = None
         if self.posterior is not None:
@@ -614,6 +615,10 @@ class Engine:
             interval over the engine's CPT draws; ``method="delta"`` needs a Dirichlet
             posterior and uses the first-order delta method at the posterior mean (mean is
             then the query at the mean CPTs). A point network gives lower = upper = mean.
+            With hard evidence over posterior draws, each row is answered from the
+            target's requisite factors alone (:mod:`bnlab.infer.requisite`: barren and
+            blocked variables drop out; no compilation); soft evidence runs on the
+            ancestral set of the target and the evidence.
         """
         if target not in self.structure.states:
             raise EvidenceError(f"query target {target!r} is not a variable of the network.")
@@ -634,6 +639,14 @@ class Engine:
                 "remove it from the evidence."
             )
         states = self.structure.states[target]
+        requisite = (
+            method == "sample" and do is None and not soft and self.method == "exact"
+            and self._draws_flat is not None
+        )  # fmt: skip
+        if requisite:  # hard evidence over draws: row by row from the requisite factors
+            p = self._requisite_marginal(codes, flat, target)
+            mean, lower, upper = sampled_interval(p, interval, kind)
+            return _long_table(states, mean, lower, upper)
         if method == "sample" and do is None and self._draws_flat is not None:
             pruned = self._relevant_engine(codes, soft, target)
             if pruned is not None:
@@ -664,18 +677,46 @@ class Engine:
             if self.method == "importance" and not draws:
                 err = self.diagnostics["mc_error"][..., off : off + len(states)]
                 mean, lower, upper = mc_interval(p, err, interval)
-        import pandas as pd
+        return _long_table(states, mean, lower, upper)
 
-        rows = mean.shape[0]
-        return pd.DataFrame(
-            {
-                "row": np.repeat(np.arange(rows), len(states)),
-                "state": pd.Categorical(np.tile(np.array(states, dtype=object), rows), states),
-                "mean": mean.reshape(-1),
-                "lower": lower.reshape(-1),
-                "upper": upper.reshape(-1),
-            }
-        )
+    def _requisite_marginal(
+        self, codes: NDArray[np.int32], flat: NDArray[Any], target: str
+    ) -> NDArray[np.float64]:
+        """``P(target | row)`` per draw, ``(draws, rows, card)``, for hard evidence.
+
+        Each row from its requisite factors (:mod:`bnlab.infer.requisite`): a few CPT
+        slices over the draws, no compilation. The draws are never zero (see
+        ``__init__``), so no row is impossible through a dropped factor. Rows whose
+        requisite part costs more than a pass of the whole plan go to the plan.
+
+        Raises
+        ------
+        ImpossibleEvidenceError
+            A row left to the plan that has probability zero under a draw.
+        """
+        from bnlab.infer.requisite import draws_last, requisite_marginal
+
+        if self._draws_last is None:
+            self._draws_last = draws_last(self.cpt_arrays())
+        rows, card = codes.shape[0], self.structure.cards[target]
+        out = np.empty((self.n_draws or 1, rows, card))
+        rest = []
+        for r in range(rows):
+            p = requisite_marginal(
+                self.structure, self._draws_last, codes[r], target, 3.0 * self.plan.flops
+            )
+            if p is None:
+                rest.append(r)
+            else:
+                out[:, r] = p
+        if rest:
+            z, m, *_ = self._run("marginals", flat[rest], self._host_cpts(None, True), True)
+            bad = (~np.isfinite(z)).any(axis=0)
+            if bad.any():
+                raise ImpossibleEvidenceError([rest[int(r)] for r in np.flatnonzero(bad)])
+            off = self.plan.lik_offsets[self.structure.index[target]]
+            out[:, rest] = m[..., off : off + card]
+        return out
 
     def _relevant_engine(
         self, codes: NDArray[np.int32], soft: Mapping[str, Any] | None, target: str
@@ -789,3 +830,24 @@ class Engine:
             data[v] = pd.Categorical.from_codes(codes[:, k], categories=list(states))
         data["log_prob"] = np.where(bad, np.nan, logp.astype(np.float64))
         return pd.DataFrame(data)
+
+
+def _long_table(
+    states: Sequence[str],
+    mean: NDArray[np.float64],
+    lower: NDArray[np.float64],
+    upper: NDArray[np.float64],
+) -> pd.DataFrame:
+    """The long ``row, state, mean, lower, upper`` table of :meth:`Engine.query`."""
+    import pandas as pd
+
+    rows = mean.shape[0]
+    return pd.DataFrame(
+        {
+            "row": np.repeat(np.arange(rows), len(states)),
+            "state": pd.Categorical(np.tile(np.array(states, dtype=object), rows), states),
+            "mean": mean.reshape(-1),
+            "lower": lower.reshape(-1),
+            "upper": upper.reshape(-1),
+        }
+    )
