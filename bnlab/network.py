@@ -243,8 +243,14 @@ class Structure(Displayable):
             return NotImplemented
         return self._key() == other._key()
 
-    def __hash__(self) -> int:
+    @cached_property
+    def _hash(self) -> int:
         return hash(self._key())
+
+    def __hash__(self) -> int:
+        # once per structure: caches keyed by a structure (plans, requisite programs, state
+        # codes) look it up on every row
+        return self._hash
 
     def __repr__(self) -> str:
         return f"Structure({len(self._variables)} variables, {len(self.edges)} edges)"

@@ -639,12 +639,10 @@ class Engine:
                 "remove it from the evidence."
             )
         states = self.structure.states[target]
-        requisite = (
-            method == "sample" and do is None and not soft and self.method == "exact"
-            and self._draws_flat is not None
-        )  # fmt: skip
-        if requisite:  # hard evidence over draws: row by row from the requisite factors
-            p = self._requisite_marginal(codes, flat, target)
+        by_rows = method == "sample" and do is None and not soft and self.method == "exact"
+        cpts = self.requisite_cpts() if by_rows else None
+        if cpts is not None:  # hard evidence over draws: row by row from the requisite factors
+            p = self._requisite_marginals(cpts, codes, flat, target)
             mean, lower, upper = sampled_interval(p, interval, kind)
             return _long_table(states, mean, lower, upper)
         if method == "sample" and do is None and self._draws_flat is not None:
@@ -679,44 +677,54 @@ class Engine:
                 mean, lower, upper = mc_interval(p, err, interval)
         return _long_table(states, mean, lower, upper)
 
-    def _requisite_marginal(
-        self, codes: NDArray[np.int32], flat: NDArray[Any], target: str
+    def requisite_cpts(self) -> Mapping[str, NDArray[np.float64]] | None:
+        """The CPT draws, draw axis last, for :mod:`bnlab.infer.requisite`; or ``None``.
+
+        ``None`` for a point network, or when an entry is zero (a row could then be
+        impossible through a factor the requisite part drops). The engine's draws are kept
+        above zero (see ``__init__``), so a posterior always has them. Built once.
+        """
+        from bnlab.infer.requisite import draws_last, strictly_positive
+
+        if self._draws_flat is None:
+            return None
+        if self._draws_last is None:
+            cpts = draws_last(self.cpt_arrays())
+            self._draws_last = cpts if strictly_positive(cpts) else {}  # {}: checked, unusable
+        return self._draws_last or None
+
+    def _requisite_marginals(
+        self,
+        cpts: Mapping[str, NDArray[np.float64]],
+        codes: NDArray[np.int32],
+        flat: NDArray[Any],
+        target: str,
     ) -> NDArray[np.float64]:
         """``P(target | row)`` per draw, ``(draws, rows, card)``, for hard evidence.
 
-        Each row from its requisite factors (:mod:`bnlab.infer.requisite`): a few CPT
-        slices over the draws, no compilation. The draws are never zero (see
-        ``__init__``), so no row is impossible through a dropped factor. Rows whose
-        requisite part costs more than a pass of the whole plan go to the plan.
+        Each row from its requisite factors, no compilation; rows whose requisite part
+        costs more than three passes of the whole plan go to the plan.
 
         Raises
         ------
         ImpossibleEvidenceError
             A row left to the plan that has probability zero under a draw.
         """
-        from bnlab.infer.requisite import draws_last, requisite_marginal
+        from bnlab.infer.requisite import requisite_marginals
 
-        if self._draws_last is None:
-            self._draws_last = draws_last(self.cpt_arrays())
-        rows, card = codes.shape[0], self.structure.cards[target]
-        out = np.empty((self.n_draws or 1, rows, card))
-        rest = []
-        for r in range(rows):
-            p = requisite_marginal(
-                self.structure, self._draws_last, codes[r], target, 3.0 * self.plan.flops
-            )
-            if p is None:
-                rest.append(r)
-            else:
-                out[:, r] = p
-        if rest:
+        off = self.plan.lik_offsets[self.structure.index[target]]
+        card = self.structure.cards[target]
+
+        def on_plan(rest: list[int]) -> NDArray[np.float64]:
             z, m, *_ = self._run("marginals", flat[rest], self._host_cpts(None, True), True)
             bad = (~np.isfinite(z)).any(axis=0)
             if bad.any():
                 raise ImpossibleEvidenceError([rest[int(r)] for r in np.flatnonzero(bad)])
-            off = self.plan.lik_offsets[self.structure.index[target]]
-            out[:, rest] = m[..., off : off + card]
-        return out
+            return np.asarray(m[..., off : off + card], dtype=np.float64)
+
+        return requisite_marginals(
+            self.structure, cpts, codes, target, 3.0 * self.plan.flops, on_plan
+        )
 
     def _relevant_engine(
         self, codes: NDArray[np.int32], soft: Mapping[str, Any] | None, target: str
@@ -786,7 +794,7 @@ class Engine:
                 alpha[name] = None  # an intervened CPT is fixed: no variance
             params = self._delta_inputs(mean_cpts, alpha)
         else:
-            if self._delta_cache is None:  # built once: a query is then two kernel calls
+            if self._delta_cache is None:  # built once: a query is then one kernel call
                 self._delta_cache = self._delta_inputs(self.network.cpts, self.posterior.alpha)
             params = self._delta_cache
         return delta_query(self.plan, params, np.asarray(flat, dtype=np.float64), j, interval, kind)

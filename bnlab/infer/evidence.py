@@ -13,6 +13,7 @@ indicator of the variable.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ type Evidence = pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any] |
 def _missing(value: Any) -> bool:
     if value is None:
         return True
+    if isinstance(value, str):  # text is a state or an error, never missing
+        return False
     # pandas is imported only where the caller already uses it (pd.NA, NaT need it)
     pandas = sys.modules.get("pandas")
     try:
@@ -45,17 +48,23 @@ def _is_frame(evidence: Any) -> bool:
     return pandas is not None and isinstance(evidence, pandas.DataFrame)
 
 
+@functools.lru_cache(maxsize=64)
+def _state_codes(s: Structure) -> dict[str, dict[str, int]]:
+    """``{variable: {state: code}}`` of a structure, built once per structure."""
+    return {v: {state: k for k, state in enumerate(states)} for v, states in s.states.items()}
+
+
 def _state_code(s: Structure, variable: str, value: Any, row: Any) -> int:
     text = str(value)
     if isinstance(value, float) and value.is_integer():
         text = str(int(value))
-    states = s.states[variable]
-    if text not in states:
+    code = _state_codes(s)[variable].get(text)
+    if code is None:
         raise EvidenceError(
             f"evidence row {row}, column {variable!r}: {value!r} is not a state of "
-            f"{variable!r}; its states are {list(states)}."
+            f"{variable!r}; its states are {list(s.states[variable])}."
         )
-    return states.index(text)
+    return code
 
 
 def _unknown_variable(s: Structure, name: Any, row: Any) -> EvidenceError:

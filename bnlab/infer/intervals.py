@@ -90,7 +90,7 @@ def delta_params(
     """:class:`DeltaParams` from the mean CPTs and Dirichlet parameters in plan order.
 
     ``alphas[i]`` is ``None`` for a fixed CPT (no variance). Built once per engine: a query
-    then costs two kernel calls and a few array operations.
+    then costs one kernel call and a few array operations.
     """
     import jax.numpy as jnp
 

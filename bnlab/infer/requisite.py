@@ -25,7 +25,7 @@ posterior drawn from one), where every row is possible under every draw.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -137,12 +137,14 @@ def requisite_program(
         return "".join(dict.fromkeys("".join(live[i] for i in ids)))
 
     while remaining:
-        spans = {x: union_of([i for i, t in live.items() if x in t]) for x in sorted(remaining)}
-        x = min(spans, key=lambda y: (float(np.prod([size[c] for c in spans[y]])), y))
-        ins = [i for i, t in live.items() if x in t]
-        out = spans[x].replace(x, "")
+        operands = {x: [i for i, t in live.items() if x in t] for x in sorted(remaining)}
+        span = {x: union_of(ids) for x, ids in operands.items()}
+        entries = {x: float(np.prod([size[c] for c in span[x]])) for x in span}
+        x = min(entries, key=lambda y: (entries[y], y))
+        ins = operands[x]
+        out = span[x].replace(x, "")
         steps.append((tuple(ins), ",".join(live[i] + "a" for i in ins) + "->" + out + "a"))
-        flops += float(np.prod([size[c] for c in spans[x]])) * len(ins)
+        flops += entries[x] * len(ins)
         for i in ins:
             del live[i]
         live[next_id] = out
@@ -201,6 +203,34 @@ def requisite_marginal(
     if not np.all(total > UNDERFLOW) or not np.all(np.isfinite(total)):
         return None
     return joint / total
+
+
+def requisite_marginals(
+    structure: Structure,
+    cpts: Mapping[str, NDArray[np.float64]],
+    codes: NDArray[np.integer],
+    target: str,
+    max_flops: float,
+    fallback: Callable[[list[int]], NDArray[np.float64]],
+) -> NDArray[np.float64]:
+    """``P(target | row)`` per draw for every row, ``(draws, rows, card)``.
+
+    Each row by :func:`requisite_marginal`; the rows it leaves (``None``) are answered
+    together by ``fallback(rows)``, which returns their ``(draws, len(rows), card)``
+    marginals (the caller's engine path).
+    """
+    draws = next(iter(cpts.values())).shape[-1]
+    out = np.empty((draws, codes.shape[0], structure.cards[target]))
+    rest: list[int] = []
+    for r in range(codes.shape[0]):
+        p = requisite_marginal(structure, cpts, codes[r], target, max_flops)
+        if p is None:
+            rest.append(r)
+        else:
+            out[:, r] = p
+    if rest:
+        out[:, rest] = fallback(rest)
+    return out
 
 
 def draws_last(cpts: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[np.float64]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,11 +124,7 @@ def parse_body(body: bytes) -> tuple[EvidenceRows, dict[str, Any] | None]:
             rows = [[_cell(v) for v in row] for row in data["data"]]
             if any(len(r) != len(columns) for r in rows):
                 raise ValueError(f"every row of 'data' must have {len(columns)} values")
-            twice = (
-                []
-                if len(set(columns)) == len(columns)
-                else sorted({c for c in columns if columns.count(c) > 1})
-            )
+            twice = sorted(c for c, n in Counter(columns).items() if n > 1)
             if twice:
                 raise ValueError(f"column(s) {twice} appear more than once; send each once")
             table = EvidenceRows(columns, rows)

@@ -156,45 +156,34 @@ def fixed_delta(engine: Any, codes: NDArray[np.int32], target: str, interval: fl
     return mean, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
 
 
-def sampled_marginal(
-    engine: Any,
-    cpts: Mapping[str, NDArray[np.float64]] | None,
-    codes: NDArray[np.int32],
-    target: str,
-) -> NDArray[np.float64]:
+def sampled_marginal(engine: Any, codes: NDArray[np.int32], target: str) -> NDArray[np.float64]:
     """``P(target | row)`` per draw, ``(draws, rows, states)``: requisite factors, else engine.
 
-    ``cpts`` are the engine's CPT draws, draw axis last, when none has a zero entry
-    (``None``: every row goes to the engine). A row whose requisite contraction costs more
-    than the engine's padded block of all-marginals passes, or comes near underflow, is
-    answered by :func:`fixed_marginals`.
+    Rows go through :func:`bnlab.infer.requisite.requisite_marginals` when the engine has
+    requisite CPTs (:meth:`bnlab.Engine.requisite_cpts`); a row whose requisite contraction
+    costs more than the engine's padded block of all-marginals passes, or comes near
+    underflow, and every row of a model with a zero entry, is answered by
+    :func:`fixed_marginals`.
 
     Raises
     ------
     ImpossibleEvidenceError
         Rows of probability zero (under any draw), numbered within ``codes``.
     """
-    from bnlab.infer.requisite import requisite_marginal
+    from bnlab.infer.requisite import requisite_marginals
 
-    rows, card = codes.shape[0], engine.structure.cards[target]
-    out = np.empty((engine.n_draws, rows, card))
-    rest = list(range(rows))
-    if cpts is not None:
-        rest = []
-        # a row left to the engine costs a padded block of all-marginals passes
-        cap = 3.0 * engine.plan.flops * ROWS_PER_DEVICE
-        for r in range(rows):
-            p = requisite_marginal(engine.structure, cpts, codes[r], target, cap)
-            if p is None:
-                rest.append(r)
-            else:
-                out[:, r] = p
-    if rest:
+    def on_engine(rest: list[int]) -> NDArray[np.float64]:
         try:
-            out[:, rest] = fixed_marginals(engine, codes[rest], [target])[target]
+            return np.asarray(fixed_marginals(engine, codes[rest], [target])[target])
         except ImpossibleEvidenceError as err:
             raise ImpossibleEvidenceError([rest[r] for r in err.rows]) from None
-    return out
+
+    cpts = engine.requisite_cpts()
+    if cpts is None:
+        return on_engine(list(range(codes.shape[0])))
+    # a row left to the engine costs a padded block of all-marginals passes
+    cap = 3.0 * engine.plan.flops * ROWS_PER_DEVICE
+    return requisite_marginals(engine.structure, cpts, codes, target, cap, on_engine)
 
 
 class BatchPredictor:
@@ -211,11 +200,7 @@ class BatchPredictor:
 
         self.pyfunc = pyfunc
         self.model = pyfunc.model
-        network = self.model.network
         self.schema = schema_of(self.model.posterior) if self.model.posterior is not None else None
-        self._lookup = {v: {s: k for k, s in enumerate(st)} for v, st in network.states.items()}
-        # (engine, its float64 CPT draws or None): the last engine asked about
-        self._draws_of: tuple[Any, Mapping[str, NDArray[np.float64]] | None] | None = None
 
     def prepare(
         self, evidence: EvidenceRows | pd.DataFrame, params: Mapping[str, Any] | None
@@ -249,23 +234,15 @@ class BatchPredictor:
 
     def _codes(self, table: EvidenceRows) -> NDArray[np.int32]:
         """State codes ``(rows, variables)`` of the cells, ``-1`` = unobserved."""
-        from bnlab.infer.evidence import _state_code, encode_evidence
+        from bnlab.infer.evidence import encode_evidence
 
         structure = self.model.network.structure
         if self.schema is not None:  # raw values: the schema bins them first
             from bnlab.schema import encode_evidence_frame
 
             return encode_evidence(structure, encode_evidence_frame(self.schema, table.frame()))
-        out = np.full((len(table), len(structure.variables)), -1, dtype=np.int32)
-        for c, name in enumerate(table.columns):
-            j, lookup = structure.index[name], self._lookup[name]
-            for r, row in enumerate(table.rows):
-                value = row[c]
-                if value is None:
-                    continue
-                code = lookup.get(value) if isinstance(value, str) else None
-                out[r, j] = _state_code(structure, name, value, r) if code is None else code
-        return out
+        cells = [dict(zip(table.columns, row, strict=True)) for row in table.rows]
+        return encode_evidence(structure, cells)
 
     def warm_up(self) -> None:
         """Compile every engine kernel a request can reach, so that none pays a compile.
@@ -329,15 +306,6 @@ class BatchPredictor:
             return err
         return {c: frame[c].to_numpy() for c in frame.columns}
 
-    def _requisite_cpts(self, engine: Any) -> Mapping[str, NDArray[np.float64]] | None:
-        """The engine's CPT draws, draw axis last, when none has a zero entry, else ``None``."""
-        from bnlab.infer.requisite import draws_last, strictly_positive
-
-        if self._draws_of is None or self._draws_of[0] is not engine:
-            cpts = draws_last(engine.cpt_arrays())
-            self._draws_of = (engine, cpts if strictly_positive(cpts) else None)
-        return self._draws_of[1]
-
     def _batch(self, items: Sequence[Prepared]) -> list[dict[str, NDArray[Any]]]:
         first = items[0].request
         targets, interval, method = first.targets, first.interval, items[0].method
@@ -362,9 +330,8 @@ class BatchPredictor:
                 for t in group:
                     stats[t] = (marg[t], marg[t], marg[t])
                 continue
-            cpts = self._requisite_cpts(engine)
             for t in group:
-                stats[t] = _sampled(sampled_marginal(engine, cpts, rows, t), interval)
+                stats[t] = _sampled(sampled_marginal(engine, rows, t), interval)
         columns: dict[str, NDArray[Any]] = {}
         for t in targets:
             mean, lower, upper = stats[t]
