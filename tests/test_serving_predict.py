@@ -110,3 +110,17 @@ def test_the_json_body_is_read_into_cells_and_codes(alarm: dict[str, Any]) -> No
     records = {"dataframe_records": [{"HR": "HIGH"}, {"CVP": "LOW"}]}
     table, _ = parse_body(json.dumps(records).encode())
     assert table.columns == ["HR", "CVP"] and table.rows == [["HIGH", None], [None, "LOW"]]
+
+
+def test_request_settings_are_validated_once_and_bad_ones_every_time(
+    alarm: dict[str, Any],
+) -> None:
+    predictor = BatchPredictor(BNPyfunc(flavor.load_model(str(alarm["path"]))))
+    table = EvidenceRows(["HR"], [["HIGH"]])
+    first = predictor.prepare(table, {"interval_method": "delta", "interval": 0.8})
+    again = predictor.prepare(table, {"interval": 0.8, "interval_method": "delta"})
+    assert again.request is first.request and first.request.interval == 0.8
+    assert predictor.prepare(table, None).request.interval != 0.8
+    for _ in range(2):
+        with pytest.raises(EvidenceError, match="unknown params"):
+            predictor.prepare(table, {"intervall": 0.8})

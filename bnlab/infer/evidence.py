@@ -125,6 +125,38 @@ def _codes_from_dicts(s: Structure, rows: Sequence[Mapping[str, Any]]) -> NDArra
     return out
 
 
+def encode_cells(
+    structure: Structure | BayesNet, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> NDArray[np.int32]:
+    """Cells of a table (``columns``, ``rows`` of values; ``None`` = unobserved) as codes.
+
+    The row-major form a JSON request carries, encoded without a dict or DataFrame per row.
+
+    Raises
+    ------
+    EvidenceError
+        An unknown variable or state, naming the row and column.
+    """
+    s = as_structure(structure)
+    out = np.full((len(rows), len(s.variables)), -1, dtype=np.int32)
+    for name in columns:
+        if name not in s.states:
+            raise _unknown_variable(s, name, 0)
+    codes = _state_codes(s)
+    at = [(s.index[name], name, codes[name]) for name in columns]
+    for r, row in enumerate(rows):
+        for (j, name, lookup), value in zip(at, row, strict=True):
+            if value is None:
+                continue
+            # the common cell is a state's own text: one dict lookup
+            code = lookup.get(value) if isinstance(value, str) else None
+            if code is not None:
+                out[r, j] = code
+            elif not _missing(value):
+                out[r, j] = _state_code(s, name, value, r)
+    return out
+
+
 def _codes_from_array(s: Structure, arr: NDArray[Any]) -> NDArray[np.int32]:
     if arr.ndim != 2 or arr.shape[1] != len(s.variables) or arr.dtype.kind not in "iu":
         raise EvidenceError(

@@ -105,14 +105,14 @@ class Plan:
         """Number of variables."""
         return len(self.variables)
 
-    @property
+    @functools.cached_property
     def cpt_shapes(self) -> tuple[tuple[int, ...], ...]:
         """Shape of each CPT, ``(*parent cards, card)``, in plan order."""
         return tuple(
             tuple(self.cards[p] for p in ps) + (self.cards[i],) for i, ps in enumerate(self.parents)
         )
 
-    @property
+    @functools.cached_property
     def lik_offsets(self) -> tuple[int, ...]:
         """Start of each variable's states in a flat ``(batch, sum(cards))`` likelihood."""
         return tuple(int(x) for x in np.concatenate([[0], np.cumsum(self.cards)[:-1]]))

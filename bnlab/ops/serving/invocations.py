@@ -124,8 +124,8 @@ def parse_body(body: bytes) -> tuple[EvidenceRows, dict[str, Any] | None]:
             rows = [[_cell(v) for v in row] for row in data["data"]]
             if any(len(r) != len(columns) for r in rows):
                 raise ValueError(f"every row of 'data' must have {len(columns)} values")
-            twice = sorted(c for c, n in Counter(columns).items() if n > 1)
-            if twice:
+            if len(set(columns)) != len(columns):
+                twice = sorted(c for c, n in Counter(columns).items() if n > 1)
                 raise ValueError(f"column(s) {twice} appear more than once; send each once")
             table = EvidenceRows(columns, rows)
         elif isinstance(data, dict):  # inputs/instances as {column: [values]}

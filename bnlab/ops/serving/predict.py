@@ -24,6 +24,7 @@ the query at the posterior-mean CPTs). A model's default is its manifest's
 
 from __future__ import annotations
 
+import json
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -38,6 +39,8 @@ from bnlab.errors import BNError, EvidenceError, ImpossibleEvidenceError
 ROWS_PER_DEVICE = 32
 #: Evidence rows per delta-method call.
 DELTA_BLOCK = 16
+#: Distinct request settings whose validation is remembered (then forgotten all at once).
+MAX_REMEMBERED_PARAMS = 256
 
 Stats = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
 
@@ -201,6 +204,7 @@ class BatchPredictor:
         self.pyfunc = pyfunc
         self.model = pyfunc.model
         self.schema = schema_of(self.model.posterior) if self.model.posterior is not None else None
+        self._requests: dict[str, Any] = {}
 
     def prepare(
         self, evidence: EvidenceRows | pd.DataFrame, params: Mapping[str, Any] | None
@@ -222,7 +226,7 @@ class BatchPredictor:
                 f"input column(s) {unknown} are not variables of the model; drop or rename "
                 f"them. The model knows these columns: {list(states)}."
             )
-        request = self.pyfunc._params(params)
+        request = self._request(params)
         method = request.interval_method
         posterior = self.model.posterior
         if method == "delta" and posterior is not None and posterior.kind != "dirichlet":
@@ -232,17 +236,30 @@ class BatchPredictor:
             )
         return Prepared(request, str(method), table, self._codes(table), params)
 
+    def _request(self, params: Mapping[str, Any] | None) -> Any:
+        """The validated settings of ``params``, remembered: clients repeat the same few."""
+        try:
+            key = json.dumps(params, sort_keys=True) if params else ""
+        except (TypeError, ValueError):  # not JSON-like: validate it every time
+            return self.pyfunc._params(params)
+        request = self._requests.get(key)
+        if request is None:
+            request = self.pyfunc._params(params)  # bad params raise: nothing is remembered
+            if len(self._requests) >= MAX_REMEMBERED_PARAMS:
+                self._requests.clear()
+            self._requests[key] = request
+        return request
+
     def _codes(self, table: EvidenceRows) -> NDArray[np.int32]:
         """State codes ``(rows, variables)`` of the cells, ``-1`` = unobserved."""
-        from bnlab.infer.evidence import encode_evidence
+        from bnlab.infer.evidence import encode_cells, encode_evidence
 
         structure = self.model.network.structure
         if self.schema is not None:  # raw values: the schema bins them first
             from bnlab.schema import encode_evidence_frame
 
             return encode_evidence(structure, encode_evidence_frame(self.schema, table.frame()))
-        cells = [dict(zip(table.columns, row, strict=True)) for row in table.rows]
-        return encode_evidence(structure, cells)
+        return encode_cells(structure, table.columns, table.rows)
 
     def warm_up(self) -> None:
         """Compile every engine kernel a request can reach, so that none pays a compile.
