@@ -5,7 +5,7 @@ UV = $(shell scripts/ensure-uv.sh)
 export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: env run quickstart test test-fast lint slow browser lock-check
+.PHONY: env run quickstart test test-fast lint slow browser lock-check test-spark
 
 # --compile-bytecode: installed packages ship their .pyc, so every process (each DVC stage,
 # each CLI call in the tests) imports numpy/jax/mlflow without recompiling them, also where
@@ -52,6 +52,13 @@ test-fast: env browser
 # `expected_s` of their slow marker, longest first, so no long test starts last
 slow: env
 	$(UV) run --frozen pytest -m slow -q -n 2 --dist loadgroup --durations=15
+
+# the pyfunc as a Spark UDF (issue 28): PySpark from the `spark` dependency group (not in
+# `env`: a ~400 MB download nothing else needs) and a JVM (java 17+) the machine must have
+test-spark: env
+	@command -v java >/dev/null 2>&1 || { echo "make test-spark needs a JVM: install java 17+ (e.g. apt-get install openjdk-17-jre-headless)"; exit 2; }
+	$(UV) sync --frozen --all-extras --group spark --compile-bytecode
+	$(UV) run --frozen --group spark pytest -m spark -q
 
 # the committed dvc.lock must match the code and config (a fresh clone's `make run` then
 # finds nothing to change in git)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +92,11 @@ def _has_gpu() -> bool:
     return proc.returncode == 0 and proc.stdout.strip().endswith("True")
 
 
+def _has_spark() -> bool:
+    """Whether PySpark is installed and a ``java`` is on the PATH."""
+    return importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
+
+
 def expected_seconds(item: pytest.Item) -> float:
     """The ``expected_s`` a test's ``slow`` marker gives (its time alone on 2 loaded cores,
     rounded), 0 without one."""
@@ -110,3 +116,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if gpu_items and not _has_gpu():
         config.hook.pytest_deselected(items=gpu_items)
         items[:] = [item for item in items if not item.get_closest_marker("gpu")]
+    # `spark` tests need PySpark (`uv sync --group spark`) and a JVM: `make test-spark`
+    # installs the one and fails without the other; elsewhere they are deselected, not skipped
+    spark_items = [item for item in items if item.get_closest_marker("spark")]
+    if spark_items and not _has_spark():
+        config.hook.pytest_deselected(items=spark_items)
+        items[:] = [item for item in items if not item.get_closest_marker("spark")]
