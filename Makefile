@@ -44,7 +44,7 @@ browser:
 # CUDA GPU against its CPU answer, tests/test_infer_gpu.py) run in this step only where a CUDA
 # build of jax sees a GPU; tests/conftest.py deselects them elsewhere (reported, not skipped)
 test-fast: env browser
-	$(UV) run --frozen pytest -m "not slow" -q -n 2
+	$(UV) run --frozen pytest -m "not slow" -q -n 2 --durations=20
 
 # the slow step fails when it collects no test (pytest's exit code 5), like any other step.
 # --dist loadgroup: a module that starts a server gives its tests one xdist_group, so they
