@@ -210,6 +210,17 @@ class Structure(Displayable):
         """Position of each variable in :attr:`variables`."""
         return MappingProxyType({v: i for i, v in enumerate(self._variables)})
 
+    def ancestral_set(self, nodes: Iterable[str]) -> set[str]:
+        """The given variables and all their ancestors."""
+        out = set(nodes)
+        stack = list(out)
+        while stack:
+            for p in self._parents[stack.pop()]:
+                if p not in out:
+                    out.add(p)
+                    stack.append(p)
+        return out
+
     def family_shape(self, variable: str) -> tuple[int, ...]:
         """Shape of the CPT of ``variable``: ``(*parent cards, card)``."""
         self._check_known(variable)

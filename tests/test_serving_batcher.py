@@ -5,13 +5,24 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import pytest
 
 from bnlab.ops.serving.batcher import Batcher, DeadlineExceeded, QueueFull
 from bnlab.ops.serving.settings import ServeSettings
+
+
+def held_run() -> tuple[threading.Event, Callable[[Hashable, Sequence[Any]], list[Any]]]:
+    """A batch run that answers only once the returned event is set (at most 5 s)."""
+    release = threading.Event()
+
+    def slow(key: Hashable, payloads: Sequence[Any]) -> list[Any]:
+        release.wait(5.0)
+        return list(payloads)
+
+    return release, slow
 
 
 def test_requests_are_grouped_by_key_into_one_run() -> None:
@@ -34,11 +45,7 @@ def test_requests_are_grouped_by_key_into_one_run() -> None:
 
 
 def test_a_request_past_its_deadline_gets_deadline_exceeded() -> None:
-    release = threading.Event()
-
-    def slow(key: Hashable, payloads: Sequence[Any]) -> list[Any]:
-        release.wait(5.0)
-        return list(payloads)
+    release, slow = held_run()
 
     async def main() -> float:
         batcher = Batcher(slow, ServeSettings(max_wait_ms=0.0, deadline_ms=100.0))
@@ -56,11 +63,7 @@ def test_a_request_past_its_deadline_gets_deadline_exceeded() -> None:
 
 
 def test_a_full_queue_refuses_at_once_with_a_retry_time() -> None:
-    release = threading.Event()
-
-    def slow(key: Hashable, payloads: Sequence[Any]) -> list[Any]:
-        release.wait(5.0)
-        return list(payloads)
+    release, slow = held_run()
 
     async def main() -> None:
         batcher = Batcher(

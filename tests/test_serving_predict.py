@@ -39,6 +39,11 @@ def alarm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"net": net, "post": post, "path": path, "rows": rows}
 
 
+def predictor_of(model: Path) -> BatchPredictor:
+    """The serving predictor of a model folder."""
+    return BatchPredictor(BNPyfunc(flavor.load_model(str(model))))
+
+
 def answer(predictor: BatchPredictor, rows: pd.DataFrame, **params: Any) -> dict[str, Any]:
     items = [predictor.prepare(rows.iloc[[i]], params or None) for i in range(len(rows))]
     out = predictor.run(predictor.key(items[0]), items)
@@ -52,7 +57,7 @@ def engine_answer(post: bnlab.Posterior, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_requisite_rows_equal_the_engine(alarm: dict[str, Any]) -> None:
-    predictor = BatchPredictor(BNPyfunc(flavor.load_model(str(alarm["path"]))))
+    predictor = predictor_of(alarm["path"])
     requisite.requisite_program.cache_clear()
     got = answer(predictor, alarm["rows"])
     assert requisite.requisite_program.cache_info().currsize > 0  # the per-row path ran
@@ -67,13 +72,11 @@ def test_requisite_rows_equal_the_engine(alarm: dict[str, Any]) -> None:
 def test_rows_left_to_the_engine_give_the_same_answers(
     alarm: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fast = answer(BatchPredictor(BNPyfunc(flavor.load_model(str(alarm["path"])))), alarm["rows"])
+    fast = answer(predictor_of(alarm["path"]), alarm["rows"])
     monkeypatch.setattr(requisite, "MAX_COMPONENT", 0)  # every row to the engine
     requisite.requisite_program.cache_clear()
     try:
-        slow = answer(
-            BatchPredictor(BNPyfunc(flavor.load_model(str(alarm["path"])))), alarm["rows"]
-        )
+        slow = answer(predictor_of(alarm["path"]), alarm["rows"])
     finally:
         requisite.requisite_program.cache_clear()
     for col, values in fast.items():
@@ -84,7 +87,7 @@ def test_a_model_with_a_zero_entry_is_answered_by_the_engine(tmp_path: Path) -> 
     net = bnlab.load_example("asia")  # a point network with exact zeros (either = or)
     assert not requisite.strictly_positive(dict(net.cpts))
     flavor.save_model(net, tmp_path / "m", targets=["dysp"])
-    predictor = BatchPredictor(BNPyfunc(flavor.load_model(str(tmp_path / "m"))))
+    predictor = predictor_of(tmp_path / "m")
     rows = pd.DataFrame({"tub": ["yes"], "lung": ["yes"], "either": ["no"]}, dtype=object)
     item = predictor.prepare(rows, None)
     (result,) = predictor.run(predictor.key(item), [item])
@@ -96,7 +99,7 @@ def test_the_json_body_is_read_into_cells_and_codes(alarm: dict[str, Any]) -> No
     table, params = parse_body(json.dumps(body).encode())
     assert isinstance(table, EvidenceRows) and params is None
     assert table.rows == [["HIGH", None], [None, "1"]]
-    predictor = BatchPredictor(BNPyfunc(flavor.load_model(str(alarm["path"]))))
+    predictor = predictor_of(alarm["path"])
     with pytest.raises(EvidenceError, match=r"row 1, column 'CVP'.*not a state of 'CVP'"):
         predictor.prepare(table, None)
     good = {"dataframe_split": {"columns": ["HR"], "data": [["HIGH"], [None]]}}
@@ -115,7 +118,7 @@ def test_the_json_body_is_read_into_cells_and_codes(alarm: dict[str, Any]) -> No
 def test_request_settings_are_validated_once_and_bad_ones_every_time(
     alarm: dict[str, Any],
 ) -> None:
-    predictor = BatchPredictor(BNPyfunc(flavor.load_model(str(alarm["path"]))))
+    predictor = predictor_of(alarm["path"])
     table = EvidenceRows(["HR"], [["HIGH"]])
     first = predictor.prepare(table, {"interval_method": "delta", "interval": 0.8})
     again = predictor.prepare(table, {"interval": 0.8, "interval_method": "delta"})

@@ -48,14 +48,7 @@ def _check(structure: Structure, names: Iterable[str]) -> list[str]:
 
 def ancestors(structure: Structure, nodes: Iterable[str]) -> set[str]:
     """Return the given nodes and all their ancestors."""
-    seen: set[str] = set()
-    stack = list(nodes)
-    while stack:
-        v = stack.pop()
-        if v not in seen:
-            seen.add(v)
-            stack.extend(structure.parents[v])
-    return seen
+    return structure.ancestral_set(nodes)
 
 
 def descendants(structure: Structure, node: str) -> set[str]:

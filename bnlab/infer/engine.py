@@ -739,13 +739,7 @@ class Engine:
         s = self.structure
         seeds = {target} | {s.variables[j] for j in np.flatnonzero((codes >= 0).any(axis=0))}
         seeds |= set(soft or ())
-        keep = set(seeds)
-        stack = list(seeds)
-        while stack:
-            for p in s.parents[stack.pop()]:
-                if p not in keep:
-                    keep.add(p)
-                    stack.append(p)
+        keep = s.ancestral_set(seeds)
         if len(keep) > RELEVANT_SHARE * len(s.variables):
             return None
         key = frozenset(keep)

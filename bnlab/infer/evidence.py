@@ -55,10 +55,14 @@ def _state_codes(s: Structure) -> dict[str, dict[str, int]]:
 
 
 def _state_code(s: Structure, variable: str, value: Any, row: Any) -> int:
-    text = str(value)
-    if isinstance(value, float) and value.is_integer():
-        text = str(int(value))
-    code = _state_codes(s)[variable].get(text)
+    lookup = _state_codes(s)[variable]
+    # the common cell is a state's own text: one dict lookup
+    code = lookup.get(value) if isinstance(value, str) else None
+    if code is None:
+        text = str(value)
+        if isinstance(value, float) and value.is_integer():
+            text = str(int(value))
+        code = lookup.get(text)
     if code is None:
         raise EvidenceError(
             f"evidence row {row}, column {variable!r}: {value!r} is not a state of "
@@ -142,17 +146,10 @@ def encode_cells(
     for name in columns:
         if name not in s.states:
             raise _unknown_variable(s, name, 0)
-    codes = _state_codes(s)
-    at = [(s.index[name], name, codes[name]) for name in columns]
+    at = [(s.index[name], name) for name in columns]
     for r, row in enumerate(rows):
-        for (j, name, lookup), value in zip(at, row, strict=True):
-            if value is None:
-                continue
-            # the common cell is a state's own text: one dict lookup
-            code = lookup.get(value) if isinstance(value, str) else None
-            if code is not None:
-                out[r, j] = code
-            elif not _missing(value):
+        for (j, name), value in zip(at, row, strict=True):
+            if not _missing(value):
                 out[r, j] = _state_code(s, name, value, r)
     return out
 

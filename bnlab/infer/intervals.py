@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from bnlab.infer.layout import split_liks
+from bnlab.infer.layout import cpt_offsets, flatten_cpts, split_liks
 from bnlab.infer.plan import Plan
 
 
@@ -94,10 +94,9 @@ def delta_params(
     """
     import jax.numpy as jnp
 
-    mean_flat = np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1) for c in mean_cpts])
+    mean_flat = flatten_cpts(plan, mean_cpts).astype(np.float64)
     starts, a0, m, weight = [], [], [], []
-    at = 0
-    for a, shape in zip(alphas, plan.cpt_shapes, strict=True):
+    for a, shape, at in zip(alphas, plan.cpt_shapes, cpt_offsets(plan)[:-1], strict=True):
         n_rows, k = int(np.prod(shape[:-1])), shape[-1]
         starts.append(at + k * np.arange(n_rows))
         if a is None:
@@ -109,7 +108,6 @@ def delta_params(
             a0.append(rows_a.sum(axis=1))
             m.append((rows_a / a0[-1][:, None]).reshape(-1))
             weight.append(np.ones(n_rows))
-        at += n_rows * k
     return DeltaParams(
         mean=jnp.asarray(mean_flat),
         m=np.concatenate(m),

@@ -79,13 +79,7 @@ def requisite(
         variables connected to the target (the target included), each in network order.
     """
     seen = set(observed)
-    relevant = seen | {target}
-    stack = list(relevant)
-    while stack:  # ancestral set: every other variable is barren
-        for p in structure.parents[stack.pop()]:
-            if p not in relevant:
-                relevant.add(p)
-                stack.append(p)
+    relevant = structure.ancestral_set(seen | {target})  # every other variable is barren
     component, factors = {target}, set()
     stack = [target]
     while stack:  # the moral graph of the ancestral set, cut at the observed variables

@@ -279,7 +279,7 @@ class BatchPredictor:
         for method in methods:
             prepared = self.prepare(empty, {"interval_method": method})
             self.run(self.key(prepared), [prepared])
-        request = self.pyfunc._params(None)
+        request = self._request(None)
         with jax.enable_x64(True):
             engine = self.pyfunc._engine(request.draws, request.seed)
             fixed_marginals(engine, np.full((1, len(engine.structure.variables)), -1), [])
