@@ -384,10 +384,10 @@ def _encode_column(
     col: Column, series: pd.Series
 ) -> tuple[NDArray[np.int64], int, NDArray[np.intp]]:
     """Codes (-1 missing), values out of range, positions of unseen values."""
-    present = series.notna().to_numpy()
+    values = _as_numbers(series) if col.kind in ("discretized", "integer") else None
+    present = ~np.isnan(values) if values is not None else series.notna().to_numpy()
     if col.kind == "discretized":
         assert col.bins is not None
-        values = _as_numbers(series)
         if values is None:  # state labels (e.g. "[18, 30)"), numbers as text, or both
             label_codes = pd.Index(list(col.states)).get_indexer(series.astype(object))
             numbers = pd.to_numeric(series.where(label_codes < 0), errors="coerce")
@@ -398,16 +398,18 @@ def _encode_column(
         codes, outside = col.bins.assign(values)
         return codes, outside, np.empty(0, dtype=np.intp)
     if col.kind == "integer":
-        values = _as_numbers(series)
         if values is not None:
-            whole = present & (np.mod(np.nan_to_num(values), 1.0) == 0)
-            text = np.array(
-                [_int_label(v) if w else str(v) for v, w in zip(values, whole, strict=True)],
-                dtype=object,
-            )
-        else:
-            text = series.astype(object).to_numpy()
-        labels = pd.Series(text).where(present)
+            # one label per distinct number, not per row
+            distinct, inverse = np.unique(values[present], return_inverse=True)
+            code_of = {state: i for i, state in enumerate(col.states)}
+            distinct_codes = [
+                code_of.get(_int_label(v) if float(v).is_integer() else str(v), -1)
+                for v in distinct
+            ]
+            codes = np.full(len(values), -1, dtype=np.int64)
+            codes[present] = np.asarray(distinct_codes, dtype=np.int64)[inverse]
+            return codes, 0, np.flatnonzero((codes == -1) & present)
+        labels = pd.Series(series.astype(object).to_numpy()).where(present)
     elif series.dtype.kind == "b":
         labels = (
             series.astype(object)
@@ -478,14 +480,13 @@ def _declared_column(
         raw: RawType = "int" if numeric else _categorical_raw_type(series)
         col = Column(name, kind, states, None, "declared states", True, raw)
         if series is not None:
-            _, _, bad = _encode_column(col, series)
+            codes, _, bad = _encode_column(col, series)
             if bad.size:
                 values = sorted({str(v) for v in series.to_numpy()[bad]})[:10]
                 raise SchemaError(
                     f"column {name!r} has value(s) {values} outside its declared states "
                     f"{list(states)}; add them to the declaration or recode the data."
                 )
-            codes, _, _ = _encode_column(col, series)
             absent = [s for i, s in enumerate(states) if not np.any(codes == i)]
             if absent:
                 warnings.warn(
