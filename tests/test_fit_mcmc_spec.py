@@ -165,3 +165,28 @@ def test_too_large_missing_component_is_refused() -> None:
     codes[0, :5] = 0  # X5..X10 only: 4**6 states, fine
     spec = build_spec(s, codes, prior_alpha(s, "k2"))
     assert [b.missing for b in spec.blocks] == [tuple(names[5:11])]
+
+
+def test_flat_vector_from_the_stacked_group_rows_equals_the_per_variable_one() -> None:
+    """What the samplers now compile (one concatenation and one gather of the group rows)
+    against the per-variable layout the likelihood is packed in, on ALARM: 37 variables in
+    cards 2, 3 and 4, plus a one-state variable."""
+    from bnlab.backends.model_spec import flat_from_groups, flat_params
+
+    alarm = bnlab.read_network(network_path("alarm"))
+    s = alarm.structure
+    states = {**s.states, "CONST": ("only",)}
+    parents = {**s.parents, "CONST": ("HISTORY",)}
+    structure = bnlab.Structure([*s.variables, "CONST"], states, parents)
+    codes = np.column_stack([bnlab.sample(alarm, 50, seed=0, as_codes=True), np.zeros(50, int)])
+    spec = build_spec(structure, codes, prior_alpha(structure, "k2"))
+    assert len(spec.groups) >= 4 and any(g.card == 1 for g in spec.groups)
+    rng = np.random.default_rng(0)
+    stacked = [rng.random((g.n_rows, g.card)) for g in spec.groups]
+    thetas: dict[str, np.ndarray] = {}
+    for g, rows in zip(spec.groups, stacked, strict=True):
+        thetas.update(spec.split(g, rows))
+    want = flat_params(spec, thetas, np)
+    np.testing.assert_array_equal(flat_from_groups(spec, stacked, np), want)
+    assert sorted(spec.group_gather.tolist()) == list(range(want.size))  # a permutation
+    assert not np.array_equal(spec.group_gather, np.arange(want.size))  # and not the identity

@@ -203,6 +203,22 @@ class ModelSpec:
             )
         return tuple(out)
 
+    @cached_property
+    def group_gather(self) -> NDArray[np.int64]:
+        """Positions of the flat parameter vector's entries in the stacked group rows.
+
+        Entry ``i`` of :func:`flat_params`'s vector (variable by variable) lies at position
+        ``group_gather[i]`` of the groups' stacked rows laid end to end, each flattened row
+        by row (see :func:`flat_from_groups`).
+        """
+        where: dict[str, NDArray[np.int64]] = {}
+        base = 0
+        for g in self.groups:
+            for v, off in zip(g.variables, g.offsets, strict=True):
+                where[v] = base + off * g.card + np.arange(self.n_configs(v) * g.card)
+            base += g.n_rows * g.card
+        return np.concatenate([where[v] for v in self.structure.variables]).astype(np.int64)
+
     def split(self, group: CardGroup, stacked: Any) -> dict[str, Any]:
         """Per-variable slices ``[..., q, r]`` of a group's stacked rows ``[..., rows, r]``.
 
@@ -366,6 +382,18 @@ def flat_params(spec: ModelSpec, thetas: Mapping[str, Any], xp: Any) -> Any:
     ``xp`` is the array module: ``numpy``, ``jax.numpy`` or ``pytensor.tensor``.
     """
     return xp.concatenate([xp.reshape(thetas[v], (-1,)) for v in spec.structure.variables])
+
+
+def flat_from_groups(spec: ModelSpec, stacked: Sequence[Any], xp: Any) -> Any:
+    """The flat parameter vector of :func:`flat_params` from each group's stacked rows.
+
+    ``stacked``: one ``(rows, r)`` array per group of ``spec.groups``, in that order. One
+    concatenation and one gather, however many variables there are: per-variable slices put
+    one slice per variable into a compiled sampler, and into its gradient one full-size
+    padded add per variable, and on networks of hundreds of variables compiling those
+    dominated short runs. ``xp``: ``jax.numpy`` or ``pytensor.tensor``.
+    """
+    return xp.concatenate([xp.reshape(s, (-1,)) for s in stacked])[spec.group_gather]
 
 
 def element_values(packed: PackedLikelihood, logp: Any, elem_index: Any, xp: Any) -> Any:

@@ -24,6 +24,7 @@ from bnlab.backends.diagnostics import diagnosed_posterior
 from bnlab.backends.model_spec import (
     ModelSpec,
     element_values,
+    flat_from_groups,
     flat_params,
     read_options,
     spec_from_inputs,
@@ -72,13 +73,25 @@ def log_likelihood_jax(
     jax.Array
         A scalar.
     """
+    import jax.numpy as jnp
+
+    return log_likelihood_flat_jax(spec, flat_params(spec, thetas, jnp), data)
+
+
+def log_likelihood_flat_jax(
+    spec: ModelSpec, flat: Any, data: Mapping[str, Any] | None = None
+) -> Any:
+    """:func:`log_likelihood_jax` from the flat parameter vector.
+
+    ``flat``: the CPTs as :func:`~bnlab.backends.model_spec.flat_params` lays them out.
+    """
     import jax
     import jax.numpy as jnp
 
     from bnlab.backends.elimination import circuit_loglik
 
     circuit = spec.circuit
-    logp = jnp.log(flat_params(spec, thetas, jnp))
+    logp = jnp.log(flat)
     return circuit_loglik(
         circuit,
         logp,
@@ -129,11 +142,11 @@ def make_model(spec: ModelSpec) -> Any:
     import numpyro.distributions as dist
 
     def model(data: Mapping[str, Any] | None = None) -> None:
-        thetas: dict[str, Any] = {}
+        stacked: list[Any] = []
         for g in spec.groups:
             rows_name, mean_name, conc_name = spec.row_names(g)
             if g.card == 1:  # a one-state variable has nothing to learn
-                thetas.update(spec.split(g, jnp.ones((g.n_rows, 1))))
+                stacked.append(jnp.ones((g.n_rows, 1)))
                 continue
             conc = jnp.asarray(g.alpha)
             if g.pooled:
@@ -146,9 +159,9 @@ def make_model(spec: ModelSpec) -> Any:
                 pool = jnp.asarray(np.maximum(g.pool, 0))
                 pooled = (s[:, None] * m)[pool]
                 conc = jnp.where(jnp.asarray(g.pool >= 0)[:, None], pooled, conc)
-            rows = numpyro.sample(rows_name, dist.Dirichlet(conc))
-            thetas.update(spec.split(g, rows))
-        numpyro.factor("log_likelihood", log_likelihood_jax(spec, thetas, data))
+            stacked.append(numpyro.sample(rows_name, dist.Dirichlet(conc)))
+        flat = flat_from_groups(spec, stacked, jnp)
+        numpyro.factor("log_likelihood", log_likelihood_flat_jax(spec, flat, data))
 
     return model
 

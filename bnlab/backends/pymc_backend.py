@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from bnlab.backends.model_spec import (
     ModelSpec,
+    flat_from_groups,
     flat_params,
     read_options,
     spec_from_inputs,
@@ -38,7 +39,7 @@ _STATS = ("diverging", "tree_depth", "n_steps", "acceptance_rate", "step_size", 
 
 
 def log_likelihood_pytensor(
-    spec: ModelSpec, thetas: Mapping[str, Any], data: Mapping[str, Any] | None = None
+    spec: ModelSpec, thetas: Mapping[str, Any] | Any, data: Mapping[str, Any] | None = None
 ) -> Any:
     """The spec's log-likelihood as a PyTensor scalar, from its packed form.
 
@@ -46,7 +47,8 @@ def log_likelihood_pytensor(
     ``(terms, K, F)`` gather straight from the log-parameters, summed over ``F``, and a
     row-wise logsumexp (PyTensor has no segment max). Each bucket gathers from the small
     parameter vector, so the gradient is a scatter-add into it, never a full-size
-    intermediate. ``thetas``: ``(q, r)`` tensors; ``data``: the packed arrays as tensors
+    intermediate. ``thetas``: ``(q, r)`` tensors by variable, or the flat parameter vector
+    (:func:`~bnlab.backends.model_spec.flat_params`); ``data``: the packed arrays as tensors
     (``pm.Data``), default the spec's arrays as constants.
     """
     pt: Any = importlib.import_module("pytensor.tensor")  # untyped library
@@ -54,7 +56,8 @@ def log_likelihood_pytensor(
     packed = spec.packed
     if data is None:
         data = packed.arrays()
-    logp = pt.log(flat_params(spec, thetas, pt))
+    flat = flat_params(spec, thetas, pt) if isinstance(thetas, Mapping) else thetas
+    logp = pt.log(flat)
     total = pt.dot(data["count_value"], logp[data["count_index"]])
     index, weight = data["elem_index"], data["term_weight"]
     for f, k, t, _, first, pos in packed.buckets:
@@ -69,11 +72,11 @@ def build_model(spec: ModelSpec) -> Any:
 
     pt: Any = importlib.import_module("pytensor.tensor")  # untyped library
     with pm.Model() as model:
-        thetas: dict[str, Any] = {}
+        stacked: list[Any] = []
         for g in spec.groups:
             rows_name, mean_name, conc_name = spec.row_names(g)
             if g.card == 1:
-                thetas.update(spec.split(g, pt.ones((g.n_rows, 1))))
+                stacked.append(pt.ones((g.n_rows, 1)))
                 continue
             conc: Any = g.alpha
             if g.pooled:
@@ -84,10 +87,10 @@ def build_model(spec: ModelSpec) -> Any:
                 )
                 pooled = (s[:, None] * m)[np.maximum(g.pool, 0)]
                 conc = pt.where((g.pool >= 0)[:, None], pooled, g.alpha)
-            rows = pm.Dirichlet(rows_name, a=conc, shape=(g.n_rows, g.card))
-            thetas.update(spec.split(g, rows))
+            stacked.append(pm.Dirichlet(rows_name, a=conc, shape=(g.n_rows, g.card)))
         data = {k: pm.Data(f"packed_{k}", x) for k, x in spec.packed.arrays().items()}
-        pm.Potential("log_likelihood", log_likelihood_pytensor(spec, thetas, data))
+        flat = flat_from_groups(spec, stacked, pt)
+        pm.Potential("log_likelihood", log_likelihood_pytensor(spec, flat, data))
     return model
 
 
