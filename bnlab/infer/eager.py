@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bnlab.infer import maxproduct
 from bnlab.infer.contract import contract
 from bnlab.infer.layout import split_cpts, split_liks, tensor_indices
 from bnlab.infer.plan import Plan
@@ -152,8 +153,13 @@ class SegmentedKernel:
     """
 
     def __init__(self, plan: Plan, what: str, backend: str = "numpy") -> None:
-        if what not in ("marginals", "log_evidence"):
-            raise ValueError(f"segmented execution runs marginals and log_evidence, not {what}")
+        if what not in ("marginals", "log_evidence", "mpe") or (
+            what == "mpe" and backend != "numpy"
+        ):
+            raise ValueError(
+                f"segmented execution runs marginals, log_evidence and (on NumPy) mpe, not "
+                f"{what} on {backend}"
+            )
         self.plan = plan
         self.what = what
         self.backend = backend
@@ -177,6 +183,8 @@ class SegmentedKernel:
         liks = [self._put(x) for x in split_liks(self.plan, np.asarray(flat_liks))]
         cpts = self._cpts(flat_cpts)
         if self.backend == "numpy":
+            if self.what == "mpe":
+                return maxproduct.mpe(self.plan, cpts, liks, np)
             if self.what == "log_evidence":
                 return forward(self.plan, cpts, liks, keep=False)[0]
             return marginals(self.plan, cpts, liks)

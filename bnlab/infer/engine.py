@@ -379,7 +379,7 @@ class Engine:
             fn: Any
             fn, pad = LBPRunner(self.plan, what, draws, self.lbp_options), False
             size = self._chunk(rows, self.n_draws or 1 if draws else 1, what)
-        elif (segmented_mode and what != "mpe") or self._on_host(what, rows, draws):
+        elif (segmented_mode and not (what == "mpe" and draws)) or self._on_host(what, rows, draws):
             fn, pad = segmented(self.plan, what), False  # no compiled shapes to reuse
             size = self._chunk(rows, self.n_draws or 1 if draws else 1, "host")
         else:
@@ -429,8 +429,10 @@ class Engine:
         time of this engine's calls (of this kind) stays within the program's expected
         compile time, and no program of this call's shape is compiled yet.
         """
-        if not self._tiered or what not in ("marginals", "log_evidence"):
+        if not self._tiered or what not in ("marginals", "log_evidence", "mpe"):
             return False
+        if what == "mpe" and draws:
+            return False  # the host MPE runs the posterior-mean CPTs only
         key = (what, draws)
         n_draws = self.n_draws or 1 if draws else 1
         if any(c[:2] == key for c in self._compiled):
@@ -456,8 +458,6 @@ class Engine:
 
         if self.method == "importance":
             return ImportanceRunner(self.plan, what, draws, self.samples, self.seed)
-        if self.mode == "segmented" and what == "mpe":
-            return jitted(self.plan, what, draws, False, 1)  # op by op: no compile
         return jitted(self.plan, what, draws, self.jit, n_dev)
 
     def _expected(self, rows: int) -> float:

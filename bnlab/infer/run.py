@@ -28,7 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
-from bnlab.infer.layout import CPTs, cpt_list, cpt_offsets, split_liks, tensor_indices
+from bnlab.infer import maxproduct
+from bnlab.infer.layout import CPTs, cpt_list, cpt_offsets, split_liks
 from bnlab.infer.plan import Plan
 
 Array = jax.Array
@@ -118,16 +119,10 @@ def all_marginals(plan: Plan, cpts: CPTs, liks: Liks) -> tuple[Array, list[Array
     return z, out
 
 
-def _broadcast_to_union(x: Any, idx: tuple[int, ...], union: tuple[int, ...]) -> Any:
-    """Permute ``x`` (indices ``idx``) to the order of ``union``, inserting unit axes."""
-    present = [ix for ix in union if ix in idx]
-    x = jnp.transpose(x, [idx.index(ix) for ix in present])
-    shape = [x.shape[present.index(ix)] if ix in idx else 1 for ix in union]
-    return x.reshape(shape)
-
-
 def mpe(plan: Plan, cpts: CPTs, liks: Liks) -> tuple[Array, Array]:
     """Most probable explanation per row: ``argmax_x P(x, e)`` by max-product and traceback.
+
+    :func:`bnlab.infer.maxproduct.mpe` traced with ``jax.numpy``.
 
     Returns
     -------
@@ -136,39 +131,7 @@ def mpe(plan: Plan, cpts: CPTs, liks: Liks) -> tuple[Array, Array]:
         ``log P(x*, e)`` (``-inf`` where the evidence is impossible). Ties go to the first
         state of the variable eliminated last.
     """
-    cl, ll = cpt_list(plan, cpts), _lik_list(plan, liks)
-    n = plan.n
-    batch = ll[0].shape[0]
-    idx = tensor_indices(plan)
-    tensors: dict[int, Any] = {i: jnp.log(cl[i]) for i in range(n)}
-    tensors.update({n + i: jnp.log(ll[i]) for i in range(n)})
-    tables: list[Any] = []
-    last = None
-    for k, st in enumerate(plan.steps):
-        union = (*st.out, *st.summed)
-        total = sum(_broadcast_to_union(tensors.pop(t), idx[t], union) for t in st.inputs)
-        if -1 in st.out and total.shape[0] != batch:
-            total = jnp.broadcast_to(total, (batch, *total.shape[1:]))
-        lead = total.shape[: len(st.out)]
-        flat = total.reshape((*lead, -1))
-        tables.append(jnp.argmax(flat, axis=-1))
-        last = 2 * n + k
-        tensors[last] = jnp.max(flat, axis=-1)
-    assign: dict[int, Any] = {}
-    rows = jnp.arange(batch)
-    for st, table in zip(reversed(plan.steps), reversed(tables), strict=True):
-        key = tuple(assign[ix] for ix in st.out if ix != -1)
-        if -1 in st.out:
-            flat_idx = table[(rows, *key)]
-        else:
-            flat_idx = jnp.broadcast_to(table[key] if key else table, (batch,))
-        if st.summed:
-            parts = jnp.unravel_index(flat_idx, tuple(plan.cards[ix] for ix in st.summed))
-            for ix, part in zip(st.summed, parts, strict=True):
-                assign[ix] = part
-    codes = jnp.stack([assign[i] for i in range(n)], axis=1).astype(jnp.int32)
-    final = tensors[last] if last is not None else jnp.zeros((batch,))
-    return codes, final.reshape(batch)
+    return maxproduct.mpe(plan, cpt_list(plan, cpts), _lik_list(plan, liks), jnp)
 
 
 # -- flat layouts used by the engine (one argument each, so a jitted call stays cheap) ----
