@@ -107,6 +107,7 @@ def test_fit_on_parquet_glob_equals_in_memory_fit(
     assert_same_posterior(got, expected)
 
 
+@pytest.mark.xdist_group("dask")  # one LocalCluster at a time (see test_scoring_dask)
 def test_dask_local_cluster_equals_in_memory(
     asia_parts: tuple[bnlab.BayesNet, pd.DataFrame, Path],
 ) -> None:

@@ -20,6 +20,8 @@ from bnlab.evaluate.audit import independence_audit
 from bnlab.learn import bootstrap_strength, learn_structure
 from tests.partition_helpers import local_cluster, write_parts
 
+pytestmark = pytest.mark.xdist_group("dask")  # one LocalCluster at a time (see test_scoring_dask)
+
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:

@@ -17,6 +17,10 @@ import pytest
 
 import bnlab
 
+# one worker runs every LocalCluster test (`--dist loadgroup`): two clusters of 2 processes
+# each beside two busy pytest workers made these tests 5-15x slower on 2 cores
+pytestmark = pytest.mark.xdist_group("dask")
+
 TARGET = "lung"
 DRAWS, SEED = 40, 3
 
