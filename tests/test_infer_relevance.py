@@ -37,7 +37,7 @@ def test_pruned_query_equals_full_network(net: BayesNet, data: st.DataObject) ->
         data.draw(st.lists(st.sampled_from(others), unique=True, max_size=2)) if others else []
     )
     row = {v: data.draw(st.sampled_from(list(net.states[v]))) for v in observed}
-    eng = Engine(post, draws=16, seed=3, jit=False)
+    eng = Engine(post, draws=16, seed=3)  # first small calls: the host tier, nothing compiled
     got = eng.query(target, [row], interval=0.8, on_impossible="nan")
     full = eng.marginals([row], variables=[target], on_impossible="nan")[target]
     mean, lower, upper = sampled_interval(np.asarray(full, dtype=np.float64), 0.8, "eti")

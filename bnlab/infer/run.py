@@ -120,16 +120,10 @@ def all_marginals(plan: Plan, cpts: CPTs, liks: Liks) -> tuple[Array, list[Array
 
 
 def mpe(plan: Plan, cpts: CPTs, liks: Liks) -> tuple[Array, Array]:
-    """Most probable explanation per row: ``argmax_x P(x, e)`` by max-product and traceback.
+    """Most probable explanation per row, ``(codes, log_p)``, by max-product and traceback.
 
-    :func:`bnlab.infer.maxproduct.mpe` traced with ``jax.numpy``.
-
-    Returns
-    -------
-    tuple
-        ``(codes, log_p)``: ``(batch, n)`` int32 states in plan order, and
-        ``log P(x*, e)`` (``-inf`` where the evidence is impossible). Ties go to the first
-        state of the variable eliminated last.
+    :func:`bnlab.infer.maxproduct.mpe` traced with ``jax.numpy``; ``cpts`` and ``liks`` as
+    in the module's array contract.
     """
     return maxproduct.mpe(plan, cpt_list(plan, cpts), _lik_list(plan, liks), jnp)
 
