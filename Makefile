@@ -43,9 +43,8 @@ browser:
 # compilation cache that tests/conftest.py points JAX at. The `gpu` tests (the engine on a
 # CUDA GPU against its CPU answer, tests/test_infer_gpu.py) run in this step only where a CUDA
 # build of jax sees a GPU; tests/conftest.py deselects them elsewhere (reported, not skipped)
-# plain --dist load: consecutive tests of a module go to the same worker and reuse its
-# compiled programs (two fresh-clone runs under --dist loadgroup took 661 and 679 s here,
-# against 525 s under load); the xdist_group marks matter in the slow step only
+# plain --dist load (the xdist_group marks count in the slow step only): two fresh-clone
+# runs under --dist loadgroup took 661 and 679 s, the last one under load 525 s
 test-fast: env browser
 	$(UV) run --frozen pytest -m "not slow" -q -n 2 --durations=20
 

@@ -17,8 +17,8 @@ import pytest
 
 import bnlab
 
-# one worker runs every LocalCluster test (`--dist loadgroup`): two clusters of 2 processes
-# each beside two busy pytest workers made these tests 5-15x slower on 2 cores
+# under `--dist loadgroup` one worker runs every LocalCluster test, so two clusters never
+# start at once
 pytestmark = pytest.mark.xdist_group("dask")
 
 TARGET = "lung"
