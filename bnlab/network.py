@@ -90,6 +90,18 @@ def topological_order(
     return tuple(order)
 
 
+def ancestral_closure(parents: Mapping[str, Iterable[str]], nodes: Iterable[str]) -> set[str]:
+    """``nodes`` and every ancestor of theirs, following ``parents`` (node -> its parents)."""
+    out = set(nodes)
+    stack = list(out)
+    while stack:
+        for p in parents[stack.pop()]:
+            if p not in out:
+                out.add(p)
+                stack.append(p)
+    return out
+
+
 class Structure(Displayable):
     """A DAG over discrete variables with ordered states; no probabilities.
 
@@ -212,14 +224,7 @@ class Structure(Displayable):
 
     def ancestral_set(self, nodes: Iterable[str]) -> set[str]:
         """The given variables and all their ancestors."""
-        out = set(nodes)
-        stack = list(out)
-        while stack:
-            for p in self._parents[stack.pop()]:
-                if p not in out:
-                    out.add(p)
-                    stack.append(p)
-        return out
+        return ancestral_closure(self._parents, nodes)
 
     def family_shape(self, variable: str) -> tuple[int, ...]:
         """Shape of the CPT of ``variable``: ``(*parent cards, card)``."""

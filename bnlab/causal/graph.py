@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bnlab.causal.errors import CausalGraphError
-from bnlab.network import BayesNet, Structure
+from bnlab.network import BayesNet, Structure, ancestral_closure
 
 #: ``latent`` argument: variable names and/or ``(a, b)`` pairs of confounded variables.
 Latent = Iterable[str | tuple[str, str]]
@@ -50,14 +50,7 @@ class CausalGraph:
 
     def ancestors(self, nodes: Iterable[str]) -> frozenset[str]:
         """The nodes and their ancestors (directed edges only)."""
-        out = set(nodes)
-        stack = list(out)
-        while stack:
-            for p in self.parents[stack.pop()]:
-                if p not in out:
-                    out.add(p)
-                    stack.append(p)
-        return frozenset(out)
+        return frozenset(ancestral_closure(self.parents, nodes))
 
     def descendants(self, nodes: Iterable[str]) -> frozenset[str]:
         """The nodes and their descendants (directed edges only)."""
