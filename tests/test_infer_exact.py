@@ -313,6 +313,23 @@ def two_draw_case(net: BayesNet, seed: int, rows: int) -> tuple[Any, ...]:
     return liks, codes, soft, other, draws
 
 
+def assert_draws_match_oracle(
+    net: BayesNet, other: dict[str, np.ndarray], liks: list[np.ndarray], m: Any, lp: np.ndarray
+) -> None:
+    """Marginals ``m`` and log evidence ``lp`` of the two draws of :func:`two_draw_case`
+    (the network's CPTs, then ``other``) equal enumeration; impossible rows are flagged."""
+    for d, cpts in enumerate([net.cpts, other]):
+        net_d = BayesNet(structure=net.structure, cpts=dict(cpts))
+        for r in range(liks[0].shape[0]):
+            ez, em, _ = oracle(net_d, [lk[r] for lk in liks])
+            if not np.isfinite(ez):
+                assert m.impossible[d, r] and not np.isfinite(lp[d, r])
+                continue
+            assert lp[d, r] == pytest.approx(ez, abs=1e-9)
+            for i, v in enumerate(net.variables):
+                np.testing.assert_allclose(m[v][d, r], em[i], atol=1e-9)
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=networks(), seed=st.integers(0, 2**31 - 1))
 def test_host_tier_matches_brute_force(net: BayesNet, seed: int) -> None:
@@ -324,16 +341,7 @@ def test_host_tier_matches_brute_force(net: BayesNet, seed: int) -> None:
     m = eng.marginals(codes, soft=soft, on_impossible="nan")
     lp = eng.log_prob(codes, soft=soft)
     assert eng._host_s and not eng._compiled  # answered on the host tier
-    for d, cpts in enumerate([net.cpts, other]):
-        net_d = BayesNet(structure=net.structure, cpts=dict(cpts))
-        for r in range(rows):
-            ez, em, _ = oracle(net_d, [lk[r] for lk in liks])
-            if not np.isfinite(ez):
-                assert m.impossible[d, r] and not np.isfinite(lp[d, r])
-                continue
-            assert lp[d, r] == pytest.approx(ez, abs=1e-9)
-            for i, v in enumerate(net.variables):
-                np.testing.assert_allclose(m[v][d, r], em[i], atol=1e-9)
+    assert_draws_match_oracle(net, other, liks, m, lp)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

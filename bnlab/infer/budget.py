@@ -90,6 +90,28 @@ def estimate(plan: Plan, itemsize: int = 8) -> Estimate:
     )
 
 
+def sliced_estimate(full: Estimate, one_slice: Estimate, n_slices: int) -> Estimate:
+    """The estimate of running ``n_slices`` slices of one sliced plan on the host.
+
+    Flops and run time are the slice's times the slice count, memory is one slice's; step
+    kernels are set up once (every slice runs the same steps).
+    """
+    run = one_slice.run_s_per_row * n_slices
+    return Estimate(
+        flops_per_row=one_slice.flops_per_row * n_slices,
+        marginals_flops_per_row=one_slice.marginals_flops_per_row * n_slices,
+        largest_intermediate=one_slice.largest_intermediate,
+        largest_bytes=one_slice.largest_bytes,
+        steps=one_slice.steps,
+        kernels=one_slice.kernels,
+        program_compile_s=full.program_compile_s,
+        segmented_compile_s=one_slice.segmented_compile_s,
+        run_s_per_row=run,
+        program_run_s_per_row=run,
+        segmented_run_s_per_row=one_slice.segmented_run_s_per_row * n_slices,
+    )
+
+
 def host_call_s(est: Estimate, rows: int, draws: int) -> float:
     """Expected seconds of one call run step by step on the host (:mod:`bnlab.infer.eager`).
 

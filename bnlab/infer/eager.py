@@ -56,9 +56,13 @@ def forward(
     idx = tensor_indices(plan)
     tensors: dict[int, np.ndarray] = {i: cpts[i] for i in range(n)}
     tensors.update({n + i: liks[i] for i in range(n)})
-    batch = liks[0].shape[0]
-    draws = cpts[0].ndim > len(plan.cpt_shapes[0])
-    log_scale = np.zeros((cpts[0].shape[0], batch) if draws else (batch,), dtype=liks[0].dtype)
+    # a leading draw axis on the likelihoods, or on any CPT (sliced runs give it to some)
+    batch = liks[0].shape[-2]
+    draw_shape = liks[0].shape[:-2] or next(
+        (c.shape[:1] for c, sh in zip(cpts, plan.cpt_shapes, strict=True) if c.ndim > len(sh)),
+        (),
+    )
+    log_scale = np.zeros((*draw_shape, batch), dtype=liks[0].dtype)
     last = -1
     for k, st in enumerate(plan.steps):
         xs = [tensors[t] if keep else tensors.pop(t) for t in st.inputs]

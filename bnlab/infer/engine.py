@@ -15,6 +15,7 @@ observational and interventional queries.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -38,6 +39,7 @@ from bnlab.infer.layout import cpt_offsets, flatten_cpts
 from bnlab.infer.lbp import LBPOptions, LBPRunner
 from bnlab.infer.methods import ImportanceRunner, Progress, log, resolve
 from bnlab.infer.plan import Plan, shared_plan
+from bnlab.infer.slicing import sliced
 from bnlab.network import BayesNet, Structure
 
 if TYPE_CHECKING:
@@ -124,12 +126,20 @@ class Engine:
     max_flops, max_memory
         Budget of exact inference: multiply-adds per evidence row for all marginals, and
         bytes of the largest intermediate per row (defaults in :mod:`bnlab.infer.budget`).
+        A plan over ``max_memory`` alone is *sliced* (:mod:`bnlab.infer.slicing`: a few
+        variables summed outside the plan, one state at a time) when that fits both
+        budgets; ``cost`` then lists the sliced variables and the slice count, and the
+        slices run on the host unless ``execution="program"`` compiles the sliced plan.
     execution
         ``"auto"``, ``"program"`` (the plan as one XLA program) or ``"segmented"`` (cached
         per-step kernels; compile time bounded by the distinct step shapes). ``"auto"``
         picks by the cost model of :mod:`bnlab.infer.budget`.
     samples
         Particles per evidence row (and per CPT draw) of ``method="importance"``.
+    order_search_s
+        Seconds of extra elimination-order search (see :func:`bnlab.infer.compile_plan`):
+        worth it for a large network answered many times; 0 (default) keeps the quick,
+        reproducible search.
     max_iter, damping, tol
         ``method="lbp"``: most iterations, the weight of the old message in each update
         (0 to below 1), and the largest message change of a converged row. Rows that do
@@ -161,6 +171,7 @@ class Engine:
         max_iter: int = 100,
         damping: float = 0.5,
         tol: float = 1e-8,
+        order_search_s: float = 0.0,
     ) -> None:
         if not (0.0 <= float(damping) < 1.0) or int(max_iter) < 1 or not float(tol) > 0:
             raise BNError(
@@ -191,10 +202,14 @@ class Engine:
                 "use Engine.from_draws(structure, draws) for a dict of CPT draws."
             )
         self.structure: Structure = structure
-        self.plan: Plan = shared_plan(structure, order)
-        self.method, self.mode, self._estimate = resolve(
+        self.max_memory = max_memory
+        self.execution = execution
+        if not float(order_search_s) >= 0:
+            raise BNError(f"order_search_s must be >= 0 seconds, got {order_search_s!r}.")
+        self.plan: Plan = shared_plan(structure, order, float(order_search_s))
+        self.method, self.mode, self._estimate, self.slicing = resolve(
             self.plan, f"a {len(structure.variables)}-variable network", method, execution,
-            max_flops, max_memory, self.dtype.itemsize,
+            max_flops, max_memory, self.dtype.itemsize, structure,
         )  # fmt: skip
         # execution="auto" with a one-program plan: calls run on the host (no compile) until
         # the host time they are expected to have cost reaches the program's expected
@@ -281,7 +296,11 @@ class Engine:
         distinct kernels, and the expected compile seconds and run seconds per row (cost
         model estimates, see :mod:`bnlab.infer.budget`).
         """
-        return {**self.plan.cost(), **as_dict(self._estimate, self.mode, self.method)}
+        out = {**self.plan.cost(), **as_dict(self._estimate, self.mode, self.method)}
+        if self.slicing is not None:
+            out["sliced_variables"] = [self.plan.variables[i] for i in self.slicing.variables]
+            out["slices"] = self.slicing.n_slices
+        return out
 
     def __repr__(self) -> str:
         what = "point" if self.n_draws is None else f"{self.n_draws} draws"
@@ -340,11 +359,12 @@ class Engine:
         return codes, likelihoods(self.structure, codes, soft_l, dtype=self.dtype)
 
     def _chunk(self, rows: int, draws: int, what: str) -> int:
-        per_row = sum(st.size for st in self.plan.steps)
+        # a sliced engine holds one slice's intermediates at a time
+        plan = self.plan if self.slicing is None else self.slicing.plan
+        per_row = sum(st.size for st in plan.steps)
         if what == "mpe":
             per_row = sum(
-                st.size * int(np.prod([self.plan.cards[i] for i in st.summed]))
-                for st in self.plan.steps
+                st.size * int(np.prod([plan.cards[i] for i in st.summed])) for st in plan.steps
             )
         per_row *= 3 * self.dtype.itemsize * max(draws, 1)
         limit = CHUNK_BYTES
@@ -360,7 +380,7 @@ class Engine:
                 4 * self.plan.n + 3 * self.dtype.itemsize * max(self.plan.cards)
             )
             limit = SEGMENTED_CHUNK_BYTES
-        elif (self.mode == "segmented" and what != "mpe") or what == "host":
+        elif (self.mode != "program" and what != "mpe") or what == "host":
             limit = SEGMENTED_CHUNK_BYTES
         cap = max(1, min(MAX_CHUNK, limit // max(per_row, 1)))
         cap = 1 << (cap.bit_length() - 1)
@@ -379,6 +399,21 @@ class Engine:
             fn: Any
             fn, pad = LBPRunner(self.plan, what, draws, self.lbp_options), False
             size = self._chunk(rows, self.n_draws or 1 if draws else 1, what)
+        elif self.slicing is not None:
+            # each slice on the host, or (execution="program") as one compiled program
+            compiled = self.execution == "program" and self.jit and what != "mpe"
+            if compiled:
+                from bnlab.infer.devices import start_jax
+
+                start_jax()
+            mode = "program" if compiled else "segmented"
+            size = self._chunk(rows, self.n_draws or 1 if draws else 1, what)
+            # few rows: several slices share a chunk's memory (and its step dispatch)
+            group = self._chunk(MAX_CHUNK, self.n_draws or 1 if draws else 1, what) // size
+            fn = functools.partial(
+                sliced(self.plan, self.slicing, what, draws, mode), group=max(group, 1)
+            )
+            pad = compiled
         elif (segmented_mode and not (what == "mpe" and draws)) or self._on_host(what, rows, draws):
             fn, pad = segmented(self.plan, what), False  # no compiled shapes to reuse
             size = self._chunk(rows, self.n_draws or 1 if draws else 1, "host")
@@ -752,7 +787,9 @@ class Engine:
             draws = self.cpt_arrays()
             cached = Engine.from_draws(
                 sub, {v: draws[v] for v in names}, dtype=self.dtype, jit=self.jit,
-                method=self.method, samples=self.samples, max_flops=np.inf, max_memory=np.inf,
+                method=self.method, samples=self.samples, max_flops=np.inf,
+                # a sliced engine's sub-engines keep its memory budget (and slice as needed)
+                max_memory=np.inf if self.slicing is None else self.max_memory,
                 **self.lbp_options._asdict(),
             )  # fmt: skip
             if len(self._relevant) >= RELEVANT_CACHE:

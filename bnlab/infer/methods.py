@@ -16,7 +16,9 @@
 
 For exact plans the execution ``mode`` is ``"program"`` (one XLA program) or
 ``"segmented"`` (cached per-step kernels), chosen by :func:`bnlab.infer.budget.choose_mode`
-unless given.
+unless given, or ``"sliced"`` (:mod:`bnlab.infer.slicing`) when only the largest
+intermediate exceeds ``max_memory`` and slicing a few variables brings it within the
+budget at a flop count still within ``max_flops``.
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ import numpy as np
 from bnlab.errors import BNError
 from bnlab.infer import budget
 from bnlab.infer.plan import Plan
+from bnlab.infer.slicing import Slicing, choose_slicing
+from bnlab.network import Structure
 
 log = logging.getLogger("bnlab.infer")
 
 METHODS = ("auto", "exact", "importance", "lbp")
 MODES = ("auto", "program", "segmented")
+#: Modes the engine may report: the above, and ``"sliced"`` (chosen by the budget only).
+SLICED = "sliced"
 #: Seconds of expected work above which a call logs what it is doing and how long it takes.
 PROGRESS_S = 5.0
 
@@ -47,8 +53,14 @@ def resolve(
     max_flops: float | None,
     max_memory: float | None,
     itemsize: int,
-) -> tuple[str, str, budget.Estimate]:
-    """``(method, mode, estimate)`` for a plan under the caller's choices and budget."""
+    structure: Structure | None = None,
+) -> tuple[str, str, budget.Estimate, Slicing | None]:
+    """``(method, mode, estimate, slicing)`` for a plan under the caller's choices and budget.
+
+    ``slicing`` is set in mode ``"sliced"`` only: when the plan exceeds ``max_memory`` alone
+    and ``structure`` is given, the variables sliced to fit it (see
+    :mod:`bnlab.infer.slicing`); the estimate is then the sliced execution's.
+    """
     if method not in METHODS:
         raise BNError(f"method must be one of {METHODS}, got {method!r}.")
     if mode not in MODES:
@@ -58,12 +70,33 @@ def resolve(
     memory = budget.DEFAULT_MAX_MEMORY if max_memory is None else float(max_memory)
     chosen_mode = budget.choose_mode(est) if mode == "auto" else mode
     if method in ("importance", "lbp"):
-        return method, chosen_mode, est
+        return method, chosen_mode, est, None
     over = budget.check_budget(est, flops, memory)
     if over is None:
         if method == "auto":
             log.debug("%s: exact inference fits the budget (%s mode)", name, chosen_mode)
-        return "exact", chosen_mode, est
+        return "exact", chosen_mode, est, None
+    slicing = None
+    if structure is not None and budget.check_budget(est, flops, None) is None:
+        slicing = choose_slicing(plan, structure, memory / itemsize)
+    if slicing is not None:
+        sliced_est = budget.sliced_estimate(est, budget.estimate(slicing.plan, itemsize),
+                                            slicing.n_slices)  # fmt: skip
+        if budget.check_budget(sliced_est, flops, memory) is None:
+            log.info(
+                "%s: the largest intermediate (%.3g MiB per row) exceeds max_memory; exact "
+                "inference slices %d variable(s) into %d slices of %.3g MiB per row, "
+                "%.3g multiply-adds per row for all marginals.",
+                name, est.largest_bytes / 2**20, len(slicing.variables), slicing.n_slices,
+                sliced_est.largest_bytes / 2**20, sliced_est.marginals_flops_per_row,
+            )  # fmt: skip
+            return "exact", SLICED, sliced_est, slicing
+        over = budget.check_budget(est, flops, memory)
+        assert over is not None
+        over += (
+            f"; slicing {len(slicing.variables)} variable(s) would fit the memory but needs "
+            f"{sliced_est.marginals_flops_per_row:.3g} multiply-adds per row"
+        )
     if method == "exact":
         raise budget.budget_error(name, over, est)
     log.warning(
@@ -72,7 +105,7 @@ def resolve(
         name,
         over,
     )
-    return "importance", chosen_mode, est
+    return "importance", chosen_mode, est, None
 
 
 class ImportanceRunner:

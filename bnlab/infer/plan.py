@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import string
+import time
 from dataclasses import dataclass
 from math import prod
 
@@ -251,7 +252,7 @@ def _min_fill_order(
     return order, cost
 
 
-def _steps_in_order(s: Structure, order: list[int]) -> list[Step]:
+def steps_in_order(s: Structure, order: list[int]) -> list[Step]:
     """Contraction steps eliminating the variables in ``order`` (skipping summed ones)."""
     n = len(s.variables)
     cards = tuple(s.cards[v] for v in s.variables)
@@ -298,7 +299,25 @@ def _min_fill_steps(s: Structure, trials: int = 0) -> list[Step]:
             best, since_better = cand, 0
         if since_better >= ORDER_PATIENCE:
             break
-    return _steps_in_order(s, best[0])
+    return steps_in_order(s, best[0])
+
+
+def _searched_steps(s: Structure, seconds: float) -> tuple[list[Step], int]:
+    """Steps of the cheapest randomised min-fill order found in ``seconds``, and the count.
+
+    No patience limit: the search keeps drawing orders (from the same seeded sequence as
+    the quick search) until the time is up, so a longer budget never finds a costlier plan.
+    """
+    deadline = time.perf_counter() + seconds
+    best = _min_fill_order(s)
+    rng = np.random.default_rng(0)
+    tried = 1
+    while time.perf_counter() < deadline:
+        cand = _min_fill_order(s, rng)
+        tried += 1
+        if cand[1] < best[1]:
+            best = cand
+    return steps_in_order(s, best[0]), tried
 
 
 def _greedy_steps(s: Structure) -> list[Step]:
@@ -334,7 +353,9 @@ def _weighted_cost(steps: list[Step]) -> float:
     return sum(st.flops * (REFERENCE_BATCH if -1 in st.out else 1) for st in steps)
 
 
-def compile_plan(structure: Structure | BayesNet, order: str = "auto") -> Plan:
+def compile_plan(
+    structure: Structure | BayesNet, order: str = "auto", search_s: float = 0.0
+) -> Plan:
     """Compute the contraction plan of a structure once.
 
     Parameters
@@ -344,6 +365,13 @@ def compile_plan(structure: Structure | BayesNet, order: str = "auto") -> Plan:
     order
         ``"min-fill"``, ``"greedy"`` (opt_einsum over the whole tensor network) or
         ``"auto"`` (both, keeping the cheaper).
+    search_s
+        Seconds of extra order search (randomised min-fill orders, kept when cheaper at
+        ``REFERENCE_BATCH`` rows). The default 0 runs the quick search alone (about a
+        second, reproducible); a budget pays on large networks that are queried many times
+        (``benchmarks/order_search.py``: MUNIN1 -25% flops per row after 3 s, link -25%
+        flops and a 4x smaller largest intermediate after 10 s), but the plan found then
+        depends on the machine's speed.
 
     Returns
     -------
@@ -365,6 +393,9 @@ def compile_plan(structure: Structure | BayesNet, order: str = "auto") -> Plan:
         candidates.append(("min-fill", _min_fill_steps(s, order_trials(len(s.variables)))))
     if order == "greedy" or (order == "auto" and len(s.variables) <= LARGE_NETWORK):
         candidates.append(("greedy", _greedy_steps(s)))
+    if search_s > 0 and order in ("auto", "min-fill"):
+        steps, tried = _searched_steps(s, float(search_s))
+        candidates.append((f"min-fill search ({tried} orders)", steps))
     method, steps = min(candidates, key=lambda c: _weighted_cost(c[1]))
     return plan_from_steps(s, steps, method)
 
@@ -385,11 +416,11 @@ def plan_from_steps(s: Structure, steps: list[Step], method: str) -> Plan:
 
 
 @functools.lru_cache(maxsize=64)
-def shared_plan(structure: Structure, order: str = "auto") -> Plan:
+def shared_plan(structure: Structure, order: str = "auto", search_s: float = 0.0) -> Plan:
     """The plan of a structure, shared by every engine over that structure in a process.
 
     Compiled kernels are cached per plan object (see :func:`bnlab.infer.run.jitted`), so
     engines built on equal structures — a refitted posterior, a network with other CPTs —
     reuse one compilation instead of paying XLA's compile time again.
     """
-    return compile_plan(structure, order=order)
+    return compile_plan(structure, order=order, search_s=search_s)
