@@ -22,9 +22,8 @@ from bnlab.infer.plan import compile_plan, plan_from_steps, steps_in_order
 from bnlab.infer.slicing import choose_slicing, elimination_order
 from tests.test_infer_exact import (
     assert_draws_match_oracle,
-    joint,
+    assert_mpe_matches_oracle,
     networks,
-    oracle,
     two_draw_case,
 )
 
@@ -73,16 +72,7 @@ def test_sliced_mpe_matches_brute_force(net: BayesNet, seed: int) -> None:
     eng = Engine(net, dtype=np.float64, max_memory=_squeezed(net))
     assert eng.mode == "sliced"
     best = eng.mpe(codes, soft=soft, on_impossible="nan")
-    j = joint(net)
-    for r in range(rows):
-        _, _, eb = oracle(net, [lk[r] for lk in liks])
-        if not np.isfinite(eb):
-            assert np.isnan(best["log_prob"][r])
-            continue
-        assert best["log_prob"][r] == pytest.approx(eb, abs=1e-9)
-        state = [int(best[v].cat.codes[r]) for v in net.variables]
-        val = j[tuple(state)] * np.prod([liks[i][r, s] for i, s in enumerate(state)])
-        assert np.log(val) == pytest.approx(eb, abs=1e-9)
+    assert_mpe_matches_oracle(net, liks, best)
 
 
 def test_alarm_sliced_equals_pyagrum() -> None:
@@ -101,15 +91,28 @@ def test_alarm_sliced_equals_pyagrum() -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         ref = _pyagrum(net, rows)
     got = eng.marginals(rows)
-    # the same slices, each run by one compiled program of the sliced plan
-    compiled = Engine(net, dtype=np.float64, max_memory=budget, execution="program")
-    assert compiled.mode == "sliced"
-    again = compiled.marginals(rows)
     for r in range(len(rows)):
         for v in net.variables:
             np.testing.assert_allclose(got[v][r], ref[r][v], atol=1e-10)
-            np.testing.assert_allclose(again[v][r], ref[r][v], atol=1e-10)
-    np.testing.assert_allclose(again.log_prob, got.log_prob, atol=1e-10)
+
+
+def test_compiled_slices_equal_host_slices() -> None:
+    """execution="program": each slice is one compiled program of the sliced plan (asia, 16
+    slices: one compile); the answers equal the host slices and the unsliced engine."""
+    from tests.test_infer_large import _rows
+
+    net = bnlab.load_example("asia")
+    budget = _squeezed(net, 1 / 4)
+    rows = _rows(net, 5, 3, seed=2)
+    compiled = Engine(net, dtype=np.float64, max_memory=budget, execution="program")
+    host = Engine(net, dtype=np.float64, max_memory=budget)
+    assert compiled.mode == host.mode == "sliced" and compiled.cost["slices"] >= 2
+    a, b = compiled.marginals(rows), host.marginals(rows)
+    ref = Engine(net, dtype=np.float64, execution="segmented").marginals(rows)
+    for v in net.variables:
+        np.testing.assert_allclose(a[v], b[v], atol=1e-12)
+        np.testing.assert_allclose(a[v], ref[v], atol=1e-12)
+    np.testing.assert_allclose(a.log_prob, ref.log_prob, atol=1e-10)
 
 
 def test_slicing_is_priced_against_the_flop_budget(caplog: pytest.LogCaptureFixture) -> None:
