@@ -294,7 +294,9 @@ class Engine:
         Flops per evidence row (forward, and all marginals), largest intermediate (entries
         and bytes per row), step count and order, the method and execution mode, the
         distinct kernels, and the expected compile seconds and run seconds per row (cost
-        model estimates, see :mod:`bnlab.infer.budget`).
+        model estimates, see :mod:`bnlab.infer.budget`). A sliced engine (``mode ==
+        "sliced"``) adds ``sliced_variables`` and ``slices``; its flops are those of all
+        slices and its largest intermediate that of one slice.
         """
         out = {**self.plan.cost(), **as_dict(self._estimate, self.mode, self.method)}
         if self.slicing is not None:
