@@ -90,12 +90,16 @@ def topological_order(
     return tuple(order)
 
 
-def ancestral_closure(parents: Mapping[str, Iterable[str]], nodes: Iterable[str]) -> set[str]:
-    """``nodes`` and every ancestor of theirs, following ``parents`` (node -> its parents)."""
+def reachable(edges: Mapping[str, Iterable[str]], nodes: Iterable[str]) -> set[str]:
+    """``nodes`` and every node reachable from them along ``edges`` (node -> next nodes).
+
+    With ``edges`` mapping each node to its parents this is the ancestral set; mapping each
+    node to its children, the descendants.
+    """
     out = set(nodes)
     stack = list(out)
     while stack:
-        for p in parents[stack.pop()]:
+        for p in edges[stack.pop()]:
             if p not in out:
                 out.add(p)
                 stack.append(p)
@@ -224,7 +228,7 @@ class Structure(Displayable):
 
     def ancestral_set(self, nodes: Iterable[str]) -> set[str]:
         """The given variables and all their ancestors."""
-        return ancestral_closure(self._parents, nodes)
+        return reachable(self._parents, nodes)
 
     def family_shape(self, variable: str) -> tuple[int, ...]:
         """Shape of the CPT of ``variable``: ``(*parent cards, card)``."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bnlab.causal.errors import CausalGraphError
-from bnlab.network import BayesNet, Structure, ancestral_closure
+from bnlab.network import BayesNet, Structure, reachable
 
 #: ``latent`` argument: variable names and/or ``(a, b)`` pairs of confounded variables.
 Latent = Iterable[str | tuple[str, str]]
@@ -50,7 +50,7 @@ class CausalGraph:
 
     def ancestors(self, nodes: Iterable[str]) -> frozenset[str]:
         """The nodes and their ancestors (directed edges only)."""
-        return frozenset(ancestral_closure(self.parents, nodes))
+        return frozenset(reachable(self.parents, nodes))
 
     def descendants(self, nodes: Iterable[str]) -> frozenset[str]:
         """The nodes and their descendants (directed edges only)."""
@@ -58,14 +58,7 @@ class CausalGraph:
         for v in self.nodes:
             for p in self.parents[v]:
                 kids[p].append(v)
-        out = set(nodes)
-        stack = list(out)
-        while stack:
-            for c in kids[stack.pop()]:
-                if c not in out:
-                    out.add(c)
-                    stack.append(c)
-        return frozenset(out)
+        return frozenset(reachable(kids, nodes))
 
     def districts(self, nodes: Iterable[str] | None = None) -> list[frozenset[str]]:
         """C-components: classes of ``nodes`` connected by bidirected edges among them."""

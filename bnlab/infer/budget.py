@@ -90,7 +90,7 @@ def estimate(plan: Plan, itemsize: int = 8) -> Estimate:
     )
 
 
-def sliced_estimate(full: Estimate, one_slice: Estimate, n_slices: int) -> Estimate:
+def sliced_estimate(one_slice: Estimate, n_slices: int) -> Estimate:
     """The estimate of running ``n_slices`` slices of one sliced plan on the host.
 
     Flops and run time are the slice's times the slice count, memory is one slice's; step
@@ -104,7 +104,7 @@ def sliced_estimate(full: Estimate, one_slice: Estimate, n_slices: int) -> Estim
         largest_bytes=one_slice.largest_bytes,
         steps=one_slice.steps,
         kernels=one_slice.kernels,
-        program_compile_s=full.program_compile_s,
+        program_compile_s=one_slice.program_compile_s,
         segmented_compile_s=one_slice.segmented_compile_s,
         run_s_per_row=run,
         program_run_s_per_row=run,

@@ -80,8 +80,9 @@ def resolve(
     if structure is not None and budget.check_budget(est, flops, None) is None:
         slicing = choose_slicing(plan, structure, memory / itemsize)
     if slicing is not None:
-        sliced_est = budget.sliced_estimate(est, budget.estimate(slicing.plan, itemsize),
-                                            slicing.n_slices)  # fmt: skip
+        sliced_est = budget.sliced_estimate(
+            budget.estimate(slicing.plan, itemsize), slicing.n_slices
+        )
         if budget.check_budget(sliced_est, flops, memory) is None:
             log.info(
                 "%s: the largest intermediate (%.3g MiB per row) exceeds max_memory; exact "

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from bnlab.infer import eager
-from bnlab.infer.layout import split_cpts
+from bnlab.infer.layout import cpt_offsets, split_cpts
 from bnlab.infer.plan import Plan, plan_from_steps, steps_in_order
 from bnlab.network import Structure
 
@@ -161,7 +161,7 @@ def slice_gathers(full: Plan, slicing: Slicing) -> list[tuple[np.ndarray, np.nda
     ``slicing.plan`` for that slice, in the order of ``itertools.product`` over the sliced
     cardinalities.
     """
-    offsets = np.concatenate([[0], np.cumsum([prod(s) for s in full.cpt_shapes])])
+    offsets = cpt_offsets(full)
     positions = [
         np.arange(offsets[i], offsets[i + 1]).reshape(shape)
         for i, shape in enumerate(full.cpt_shapes)
@@ -198,6 +198,8 @@ class SlicedKernel:
         self.slicing = slicing
         self.what = what
         self.inner = inner
+        #: the sliced variables' states of every slice, and where its inputs sit
+        self.states = list(itertools.product(*(range(c) for c in slicing.cards)))
         self.gathers = slice_gathers(full, slicing)
         #: slices can run in groups: host steps of marginals or log evidence
         self.grouped = isinstance(inner, eager.SegmentedKernel) and what != "mpe"
@@ -233,7 +235,7 @@ class SlicedKernel:
         flat_cpts = np.asarray(flat_cpts)
         flat_liks = np.asarray(flat_liks)
         acc = _Accumulator(self.full, self.slicing, self.what)
-        states = list(itertools.product(*(range(c) for c in self.slicing.cards)))
+        states = self.states
         if self.grouped and group > 1 and flat_cpts.ndim == 1:
             for start in range(0, len(states), group):
                 members = range(start, min(start + group, len(states)))
@@ -260,24 +262,9 @@ class _Accumulator:
         self.log_z: np.ndarray | None = None
         self.weighted: np.ndarray | None = None  # sum_s exp(log_z_s - log_z) * marginals_s
         self.codes: np.ndarray | None = None
-        sp = slicing.plan
-        # columns of the sliced plan's flat marginals in the full layout (unsliced variables)
-        self.columns = np.concatenate(
-            [
-                np.arange(o, o + c)
-                for i, (o, c) in enumerate(zip(full.lik_offsets, full.cards, strict=True))
-                if i not in slicing.variables
-            ]
-            or [np.zeros(0, dtype=np.int64)]
-        )
-        self.sliced_columns = np.concatenate(
-            [
-                np.arange(o, o + c)
-                for i, (o, c) in enumerate(zip(sp.lik_offsets, sp.cards, strict=True))
-                if i not in slicing.variables
-            ]
-            or [np.zeros(0, dtype=np.int64)]
-        )
+        # columns of the unsliced variables in the full and in the sliced flat marginals
+        self.columns = _unsliced_columns(full, slicing.variables)
+        self.sliced_columns = _unsliced_columns(slicing.plan, slicing.variables)
 
     def add(self, log_z: np.ndarray, marg: np.ndarray | None, states: tuple[int, ...]) -> None:
         if self.log_z is None:
@@ -291,11 +278,11 @@ class _Accumulator:
                 old_w = np.where(np.isfinite(new), np.exp(self.log_z - new), 0.0)
                 w = np.where(np.isfinite(log_z), np.exp(log_z - new), 0.0)
             self.weighted *= old_w[..., None]
-            block = np.zeros_like(self.weighted)
-            block[..., self.columns] = np.nan_to_num(marg[..., self.sliced_columns])
+            self.weighted[..., self.columns] += w[..., None] * np.nan_to_num(
+                marg[..., self.sliced_columns]
+            )
             for v, s in zip(self.slicing.variables, states, strict=True):
-                block[..., self.full.lik_offsets[v] + s] = 1.0
-            self.weighted += w[..., None] * block
+                self.weighted[..., self.full.lik_offsets[v] + s] += w
         self.log_z = new
 
     def add_mpe(self, states: tuple[int, ...], codes: np.ndarray, log_p: np.ndarray) -> None:
@@ -319,6 +306,18 @@ class _Accumulator:
         assert self.weighted is not None
         finite = np.isfinite(self.log_z)
         return self.log_z, np.where(finite[..., None], self.weighted, np.nan)
+
+
+def _unsliced_columns(plan: Plan, sliced: Sequence[int]) -> np.ndarray:
+    """Columns of the variables not in ``sliced`` in ``plan``'s flat marginals layout."""
+    return np.concatenate(
+        [
+            np.arange(o, o + c)
+            for i, (o, c) in enumerate(zip(plan.lik_offsets, plan.cards, strict=True))
+            if i not in sliced
+        ]
+        or [np.zeros(0, dtype=np.int64)]
+    )
 
 
 @cache
